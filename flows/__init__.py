@@ -1,0 +1,1 @@
+"""Prefect flows that orchestrate the pipeline, plus notifications and the live status stream."""

@@ -1,0 +1,33 @@
+"""The ``trips`` command: one click group; each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from trips_warehouse import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trips")
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """trips warehouse: CSV trips -> Spark -> parquet -> Postgres COPY -> dbt marts."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _register_all() -> None:
+    from extract_load.cli import register as register_extract_load
+    from flows.cli import register as register_flows
+    from trips_warehouse.analytics_cli import register as register_analytics
+    from trips_warehouse.db_cli import register as register_db
+
+    for register in (register_extract_load, register_flows, register_analytics, register_db):
+        register(main)
+
+
+_register_all()

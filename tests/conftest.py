@@ -1,0 +1,61 @@
+"""Shared fixtures: a real Postgres database per test, a session-wide local Spark."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from trips_warehouse.config import Settings, load_settings
+
+# The server every developer machine and CI has (trust auth). Override for another server.
+ADMIN_URL = os.environ.get("TRIPS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _with_db(url: str, dbname: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh database on the shared server, dropped after the test."""
+    name = f"trips_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'create database "{name}"')
+    try:
+        yield _with_db(ADMIN_URL, name)
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, pg_url: str) -> Settings:
+    """Settings pointing at a per-test data folder and per-test database."""
+    return replace(
+        load_settings(),
+        data_dir=tmp_path / "data",
+        database_url=pg_url,
+        spark_master="local[2]",
+        load_batch_rows=1000,
+        dbt_threads=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for the whole test run."""
+    from extract_load.spark import build_spark_session
+
+    session = build_spark_session(master="local[2]", app_name="trips-tests", driver_memory="1g")
+    yield session
+    session.stop()

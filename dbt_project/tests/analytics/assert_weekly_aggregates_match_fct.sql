@@ -1,0 +1,101 @@
+-- Each weekly pre-aggregate holds exactly the fact's count per week (incremental folding
+-- neither loses nor double-counts a batch). Returns the (aggregate, week) pairs that differ.
+
+with
+
+fct_trips as (
+
+    select * from {{ ref('fct_trips') }}
+
+),
+
+by_origin_cell as (
+
+    select * from {{ ref('agg_weekly_trips_by_origin_cell') }}
+
+),
+
+by_destination_cell as (
+
+    select * from {{ ref('agg_weekly_trips_by_destination_cell') }}
+
+),
+
+by_od_cell as (
+
+    select * from {{ ref('agg_weekly_trips_by_od_cell') }}
+
+),
+
+by_region as (
+
+    select * from {{ ref('agg_weekly_trips_by_region') }}
+
+),
+
+fact_weekly as (
+
+    select
+        iso_week_start,
+        count(*) as trip_count
+    from fct_trips
+    group by iso_week_start
+
+),
+
+aggregate_weekly as (
+
+    select 'origin_cell' as aggregate_name, iso_week_start, sum(trip_count) as trip_count
+    from by_origin_cell
+    group by iso_week_start
+    union all
+    select 'destination_cell', iso_week_start, sum(trip_count)
+    from by_destination_cell
+    group by iso_week_start
+    union all
+    select 'od_cell', iso_week_start, sum(trip_count)
+    from by_od_cell
+    group by iso_week_start
+    union all
+    select 'region', iso_week_start, sum(trip_count)
+    from by_region
+    group by iso_week_start
+
+),
+
+aggregate_names as (
+
+    select distinct aggregate_name from aggregate_weekly
+    union
+    select unnest(array['origin_cell', 'destination_cell', 'od_cell', 'region'])
+
+),
+
+expected as (
+
+    select
+        aggregate_names.aggregate_name,
+        fact_weekly.iso_week_start,
+        fact_weekly.trip_count
+    from aggregate_names
+    cross join fact_weekly
+
+),
+
+final as (
+
+    select
+        coalesce(expected.aggregate_name, aggregate_weekly.aggregate_name) as aggregate_name,
+        coalesce(expected.iso_week_start, aggregate_weekly.iso_week_start) as iso_week_start,
+        expected.trip_count as fact_trip_count,
+        aggregate_weekly.trip_count as aggregate_trip_count
+    from expected
+    full outer join aggregate_weekly
+        on
+            expected.aggregate_name = aggregate_weekly.aggregate_name
+            and expected.iso_week_start = aggregate_weekly.iso_week_start
+    where expected.trip_count is distinct from aggregate_weekly.trip_count
+
+)
+
+select * from final

@@ -28,15 +28,15 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 HEADER = "region,origin_coord,destination_coord,datetime,datasource"
 DEFAULT_CHUNK_SIZE = 200_000
@@ -258,23 +258,32 @@ def _tables(spec: Spec) -> _Tables:
     )
 
 
-def _pick(cdf_rows: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Per-row categorical draw: ``cdf_rows`` is (n, K), ``u`` uniform (n,)."""
-    return np.minimum((u[:, None] >= cdf_rows).sum(axis=1), cdf_rows.shape[1] - 1)
+def _pick(cdf_rows: np.ndarray, group: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per-row categorical draw from the CDF of the row's group: ``cdf_rows`` is (G, K) with
+    every row ending in 1.0, ``group`` (n,) ints, ``u`` uniform [0, 1) (n,).
+
+    The G CDFs are laid end to end as one non-decreasing array (row g shifted by g), so one
+    ``searchsorted`` serves every group. Zero-weight categories are never drawn.
+    """
+    n_groups, k = cdf_rows.shape
+    shifted = (cdf_rows + np.arange(n_groups)[:, None]).ravel()
+    flat = np.searchsorted(shifted, group + u, side="right")
+    return np.minimum(flat - group * k, k - 1)
 
 
 def _points(
     rng: np.random.Generator, region: np.ndarray, tables: _Tables, noise_fraction: float
 ) -> tuple[np.ndarray, np.ndarray]:
     n = region.shape[0]
-    hot = _pick(tables.hs_cdf[region], rng.random(n))
-    sigma = tables.hs_sigma[region, hot]
-    lon = tables.hs_lon[region, hot] + rng.standard_normal(n) * sigma
-    lat = tables.hs_lat[region, hot] + rng.standard_normal(n) * sigma * 0.7
-    box = tables.bbox[region]
-    u_lon = box[:, 0] + rng.random(n) * (box[:, 1] - box[:, 0])
-    u_lat = box[:, 2] + rng.random(n) * (box[:, 3] - box[:, 2])
-    outside = (lon < box[:, 0]) | (lon > box[:, 1]) | (lat < box[:, 2]) | (lat > box[:, 3])
+    hot = _pick(tables.hs_cdf, region, rng.random(n))
+    flat = region * tables.hs_cdf.shape[1] + hot
+    sigma = tables.hs_sigma.ravel().take(flat)
+    lon = tables.hs_lon.ravel().take(flat) + rng.standard_normal(n) * sigma
+    lat = tables.hs_lat.ravel().take(flat) + rng.standard_normal(n) * (sigma * 0.7)
+    lon_min, lon_max, lat_min, lat_max = (tables.bbox[:, i].take(region) for i in range(4))
+    u_lon = lon_min + rng.random(n) * (lon_max - lon_min)
+    u_lat = lat_min + rng.random(n) * (lat_max - lat_min)
+    outside = (lon < lon_min) | (lon > lon_max) | (lat < lat_min) | (lat > lat_max)
     uniform = (rng.random(n) < noise_fraction) | outside
     return np.where(uniform, u_lon, lon), np.where(uniform, u_lat, lat)
 
@@ -284,23 +293,15 @@ def _timestamps(
 ) -> np.ndarray:
     """Epoch seconds over ``weeks`` weeks from ``start`` with daily and weekly profiles."""
     days = np.arange(weeks * 7)
-    start_day = np.datetime64(start, "D")
     weekday = (days + start.weekday()) % 7  # 0 = Monday
     is_weekend = weekday >= 5
-    day = _pick(
-        np.broadcast_to(_cdf(np.where(is_weekend, spec.weekend_day_weight, 1.0)), (1, days.size)),
-        rng.random(n),
-    )
-    weekend_row = is_weekend[day]
-    u = rng.random(n)
-    hour = np.where(
-        weekend_row,
-        np.searchsorted(tables.weekend_hour_cdf, u, side="right"),
-        np.searchsorted(tables.weekday_hour_cdf, u, side="right"),
-    ).clip(0, 23)
+    day_cdf = _cdf(np.where(is_weekend, spec.weekend_day_weight, 1.0))
+    day = np.searchsorted(day_cdf, rng.random(n), side="right").clip(0, days.size - 1)
+    hour_cdf = np.stack([tables.weekday_hour_cdf, tables.weekend_hour_cdf])
+    hour = _pick(hour_cdf, is_weekend.take(day).astype(np.int64), rng.random(n))
     second = rng.integers(0, 3600, n)
-    base = (start_day - np.datetime64(0, "D")).astype(np.int64) * 86_400
-    return base + day.astype(np.int64) * 86_400 + hour.astype(np.int64) * 3600 + second
+    base = (np.datetime64(start, "D") - np.datetime64(0, "D")).astype(np.int64) * 86_400
+    return base + day * 86_400 + hour * 3600 + second
 
 
 def generate_chunk(
@@ -311,10 +312,11 @@ def generate_chunk(
     start: date = DEFAULT_START_DATE,
     weeks: int = DEFAULT_WEEKS,
 ) -> pa.Table:
-    """Draw ``n`` well-formed trips as a typed table (region, coordinates, datetime, datasource).
+    """Draw ``n`` well-formed trips as a typed table.
 
-    Columns: ``region`` (string), ``origin_lon``, ``origin_lat``, ``destination_lon``,
-    ``destination_lat`` (float64), ``datetime`` (timestamp[s]), ``datasource`` (string).
+    Columns: ``region`` and ``datasource`` (dictionary<int8, string>), ``origin_lon``,
+    ``origin_lat``, ``destination_lon``, ``destination_lat`` (float64), ``datetime``
+    (timestamp[s], naive local time as in the input files).
     """
     if weeks < 1:
         raise ValueError("weeks must be >= 1")
@@ -325,65 +327,183 @@ def generate_chunk(
     o_lon, o_lat = _points(rng, region, tables, spec.noise_fraction)
     d_lon, d_lat = _points(rng, region, tables, spec.noise_fraction)
     seconds = _timestamps(rng, n, spec, tables, start, weeks)
-    datasource = _pick(tables.ds_cdf[region], rng.random(n))
+    datasource = _pick(tables.ds_cdf, region, rng.random(n))
     names = pa.array([r.name for r in spec.regions], pa.string())
     sources = pa.array(list(spec.datasources), pa.string())
     return pa.table(
         {
-            "region": names.take(pa.array(region)),
+            "region": pa.DictionaryArray.from_arrays(pa.array(region.astype(np.int8)), names),
             "origin_lon": o_lon,
             "origin_lat": o_lat,
             "destination_lon": d_lon,
             "destination_lat": d_lat,
             "datetime": pa.array(seconds.astype("datetime64[s]")),
-            "datasource": sources.take(pa.array(datasource)),
+            "datasource": pa.DictionaryArray.from_arrays(
+                pa.array(datasource.astype(np.int8)), sources
+            ),
         }
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# Formatting
+# Formatting: rows are laid out in a fixed-width byte matrix whose unused cells are NUL; dropping
+# the NULs (one boolean mask) leaves the CSV text. The matrix is filled one column plane at a
+# time (shape (width, n), so every write is contiguous) from small lookup tables of ASCII
+# digits; no per-row Python, no float-to-string calls.
 # ---------------------------------------------------------------------------------------------
 
-
-def _wkt(lon: pa.Array, lat: pa.Array) -> pa.Array:
-    return pc.binary_join_element_wise(
-        "POINT (", pc.cast(lon, pa.string()), " ", pc.cast(lat, pa.string()), ")", ""
-    )
+DECIMALS = 13  # coordinates are written with exactly 13 decimals (~0.01 um: full precision)
+_SCALE = 10**DECIMALS
 
 
-def _bad_value(kind: str, variant: int, row: dict) -> dict:
-    """Return the field overrides that make ``row`` malformed in the way ``kind`` names."""
-    lon, lat = row["origin_lon"], row["origin_lat"]
+def _digit_table(width: int, strip_leading_zeros: bool = False) -> np.ndarray:
+    """(width, 10**width) uint8: column ``v`` holds the ASCII digits of ``v``, zero padded
+    (or NUL padded where ``strip_leading_zeros``, keeping the last digit)."""
+    values = np.arange(10**width)
+    table = np.empty((width, values.size), dtype=np.uint8)
+    for k in range(width):
+        power = 10 ** (width - 1 - k)
+        table[k] = 48 + (values // power) % 10
+        if strip_leading_zeros and k < width - 1:
+            table[k][values < power] = 0
+    return table
+
+
+_DIGITS4 = _digit_table(4)
+_DIGITS3_STRIPPED = _digit_table(3, strip_leading_zeros=True)
+_NUMBER_WIDTH = 1 + 3 + 1 + DECIMALS  # sign, up to three integer digits, '.', decimals
+
+
+def _labels(values: pa.Array) -> np.ndarray:
+    """(width, K) uint8: column ``k`` holds label ``k`` of a dictionary, NUL padded."""
+    labels = [s.encode() for s in values.to_pylist()]
+    table = np.zeros((max(len(s) for s in labels), len(labels)), dtype=np.uint8)
+    for i, s in enumerate(labels):
+        table[: len(s), i] = np.frombuffer(s, dtype=np.uint8)
+    return table
+
+
+def _number_planes(x: np.ndarray, out: np.ndarray) -> None:
+    """Write ``x`` rounded to :data:`DECIMALS` decimals into ``out`` (_NUMBER_WIDTH, n)."""
+    if np.any(np.abs(x) >= 1000):
+        raise ValueError("coordinates must be within (-1000, 1000)")
+    scaled = np.rint(np.abs(x) * _SCALE).astype(np.int64)  # < 2**53: exact integers
+    whole, frac = np.divmod(scaled, _SCALE)
+    out[0] = np.where(x < 0, ord("-"), 0)
+    np.take(_DIGITS3_STRIPPED, whole, axis=1, out=out[1:4])
+    out[4] = ord(".")
+    # 13 decimals = 1 digit + three groups of 4 digits
+    head, rest = np.divmod(frac, 10**12)
+    out[5] = 48 + head
+    for k, power in enumerate((10**8, 10**4, 1)):
+        group = (rest // power) % 10_000
+        np.take(_DIGITS4, group, axis=1, out=out[6 + 4 * k : 10 + 4 * k])
+
+
+def _datetime_planes(seconds: np.ndarray, out: np.ndarray) -> None:
+    """Write ``YYYY-MM-DD HH:MM:SS`` of epoch ``seconds`` into ``out`` (19, n)."""
+    days = seconds // 86_400
+    first = int(days.min()) if days.size else 0
+    span = np.arange(first, (int(days.max()) + 1) if days.size else 1)
+    dates = np.datetime_as_string(span.astype("datetime64[D]"))  # YYYY-MM-DD
+    if any(len(d) != 10 for d in dates):
+        raise ValueError("years must have four digits")
+    date_table = np.frombuffer("".join(dates).encode(), dtype=np.uint8).reshape(-1, 10).T
+    np.take(date_table, days - first, axis=1, out=out[0:10])
+    out[10] = ord(" ")
+    sod = seconds - days * 86_400
+    hhmm = (sod // 3600) * 100 + (sod // 60) % 60
+    hm = np.take(_DIGITS4, hhmm, axis=1)
+    out[11:13] = hm[0:2]
+    out[13] = ord(":")
+    out[14:16] = hm[2:4]
+    out[16] = ord(":")
+    out[17:19] = np.take(_DIGITS4, sod % 60, axis=1)[2:4]
+
+
+def _line_matrix(table: pa.Table) -> np.ndarray:
+    """The NUL-padded (n, width) byte matrix of well-formed lines, each ending in ``\\n``."""
+    col = {name: table.column(name).combine_chunks() for name in table.column_names}
+    region, source = col["region"], col["datasource"]
+    region_labels, source_labels = _labels(region.dictionary), _labels(source.dictionary)
+
+    def number(name: str) -> Callable[[np.ndarray], None]:
+        return lambda out: _number_planes(col[name].to_numpy(), out)
+
+    def labels(table_: np.ndarray, array: pa.DictionaryArray) -> Callable[[np.ndarray], None]:
+        return lambda out: np.take(table_, array.indices.to_numpy(), axis=1, out=out)
+
+    def seconds(out: np.ndarray) -> None:
+        _datetime_planes(col["datetime"].cast(pa.int64()).to_numpy(), out)
+
+    # (width, writer) in line order; bytes are constants
+    layout: list[tuple[int, Callable[[np.ndarray], None]] | bytes] = [
+        (region_labels.shape[0], labels(region_labels, region)),
+        b",POINT (",
+        (_NUMBER_WIDTH, number("origin_lon")),
+        b" ",
+        (_NUMBER_WIDTH, number("origin_lat")),
+        b"),POINT (",
+        (_NUMBER_WIDTH, number("destination_lon")),
+        b" ",
+        (_NUMBER_WIDTH, number("destination_lat")),
+        b"),",
+        (19, seconds),
+        b",",
+        (source_labels.shape[0], labels(source_labels, source)),
+        b"\n",
+    ]
+    width = sum(len(p) if isinstance(p, bytes) else p[0] for p in layout)
+    planes = np.empty((width, table.num_rows), dtype=np.uint8)
+    at = 0
+    for piece in layout:
+        if isinstance(piece, bytes):
+            planes[at : at + len(piece)] = np.frombuffer(piece, dtype=np.uint8)[:, None]
+            at += len(piece)
+        else:
+            piece[1](planes[at : at + piece[0]])
+            at += piece[0]
+    return np.ascontiguousarray(planes.T)
+
+
+_WKT = re.compile(r"POINT \((\S+) (\S+)\)")
+
+
+def malform(fields: list[str], kind: str, variant: int) -> list[str]:
+    """Return a copy of the five CSV ``fields`` of a good row, broken the way ``kind`` names."""
+    region, origin, destination, when, source = fields
+    lon, lat = _WKT.fullmatch(origin).groups()
     if kind == "bad_wkt":
-        return {
-            "origin_coord": (
-                f"POINT ({lon} {lat}",
-                f"POINT {lon} {lat}",
-                f"POINT ({lon})",
-                "POINT (not a number)",
-                f"PONT ({lon} {lat})",
-            )[variant % 5]
-        }
+        origin = (
+            f"POINT ({lon} {lat}",
+            f"POINT {lon} {lat}",
+            f"POINT ({lon})",
+            "POINT (not a number)",
+            f"PONT ({lon} {lat})",
+        )[variant % 5]
+        return [region, origin, destination, when, source]
     if kind == "out_of_range_coordinate":
-        if variant % 2:
-            return {"destination_coord": f"POINT ({row['destination_lon']} {lat + 90.0 + 1.5})"}
-        return {"origin_coord": f"POINT ({lon + 180.0 * (1 if lon >= 0 else -1) + 0.5} {lat})"}
+        if variant % 2:  # latitude beyond the pole
+            d_lon, d_lat = _WKT.fullmatch(destination).groups()
+            destination = f"POINT ({d_lon} {float(d_lat) + 91.5:.{DECIMALS}g})"
+        else:  # longitude beyond the antimeridian
+            far = float(lon) + (180.5 if float(lon) >= 0 else -180.5)
+            origin = f"POINT ({far:.{DECIMALS + 3}g} {lat})"
+        return [region, origin, destination, when, source]
     if kind == "bad_timestamp":
-        ts: datetime = row["datetime"]
-        return {
-            "datetime": (
-                ts.strftime("%Y-13-%d %H:%M:%S"),
-                ts.strftime("%Y-%m-%d 25:%M:%S"),
-                ts.strftime("%Y-02-30 %H:%M:%S"),
-                "not a timestamp",
-            )[variant % 4]
-        }
+        day, clock = when.split(" ")
+        when = (
+            f"{day[:4]}-13-{day[8:]} {clock}",  # month 13
+            f"{day} 25:{clock[3:]}",  # hour 25
+            f"{day[:4]}-02-30 {clock}",  # no such day
+            "not a timestamp",
+        )[variant % 4]
+        return [region, origin, destination, when, source]
     if kind == "missing_column":
-        return {"datasource": None}  # joined with null skipping: the row has four fields
+        return [region, origin, destination, when]
     if kind == "empty_region":
-        return {"region": ""}
-    raise ValueError(kind)
+        return ["", origin, destination, when, source]
+    raise ValueError(f"unknown bad row kind {kind!r}")
 
 
 def format_chunk(
@@ -395,60 +515,25 @@ def format_chunk(
 ) -> bytes:
     """Render a :func:`generate_chunk` table as CSV lines (no header), one ``\\n`` per row.
 
-    ``bad_rows`` (sorted row indices), ``bad_kinds`` (indices into :data:`BAD_ROW_KINDS`) and
+    ``bad_rows`` (row indices), ``bad_kinds`` (indices into :data:`BAD_ROW_KINDS`) and
     ``bad_variants`` (ints) replace those rows with malformed ones.
     """
-    col = {name: table.column(name).combine_chunks() for name in table.column_names}
-    fields: dict[str, pa.Array] = {
-        "region": col["region"],
-        "origin_coord": _wkt(col["origin_lon"], col["origin_lat"]),
-        "destination_coord": _wkt(col["destination_lon"], col["destination_lat"]),
-        "datetime": pc.cast(col["datetime"], pa.string()),  # "YYYY-MM-DD HH:MM:SS"
-        "datasource": col["datasource"],
-    }
+    matrix = _line_matrix(table)
     if bad_rows is not None and len(bad_rows):
-        assert bad_kinds is not None and bad_variants is not None
-        picked = table.take(pa.array(bad_rows)).to_pylist()
-        overrides: dict[str, list] = {name: [] for name in fields}
-        for row, kind, variant in zip(picked, bad_kinds, bad_variants, strict=True):
-            change = _bad_value(BAD_ROW_KINDS[int(kind)], int(variant), row)
-            for name in fields:
-                overrides[name].append(change.get(name, _unchanged))
-        mask = np.zeros(table.num_rows, dtype=bool)
-        for name, values in overrides.items():
-            keep = np.array([v is not _unchanged for v in values])
-            if not keep.any():
-                continue
-            mask[:] = False
-            mask[bad_rows[keep]] = True
-            replacement = pa.array([v for v in values if v is not _unchanged], pa.string())
-            fields[name] = pc.replace_with_mask(fields[name], pa.array(mask), replacement)
-    line = pc.binary_join_element_wise(*fields.values(), ",", null_handling="skip")
-    line = pc.binary_join_element_wise(line, "\n", "")
-    return _string_array_bytes(line)
-
-
-class _Unchanged:
-    pass
-
-
-_unchanged = _Unchanged()
-
-
-def _string_array_bytes(arr: pa.Array) -> bytes:
-    """The concatenated UTF-8 payload of a string array (zero per-row Python work)."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.null_count:
-        raise ValueError("unexpected null line")
-    offset_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(arr.buffers()[1], dtype=offset_type)[
-        arr.offset : arr.offset + len(arr) + 1
-    ]
-    data = arr.buffers()[2]
-    if data is None:
-        return b""
-    return memoryview(data)[int(offsets[0]) : int(offsets[-1])].tobytes()
+        if bad_kinds is None or bad_variants is None:
+            raise ValueError("bad_kinds and bad_variants must come with bad_rows")
+        lines = []
+        for row, kind, variant in zip(bad_rows, bad_kinds, bad_variants, strict=True):
+            good = matrix[row][matrix[row] != 0].tobytes().decode().rstrip("\n")
+            bad = malform(good.split(","), BAD_ROW_KINDS[int(kind)], int(variant))
+            lines.append((",".join(bad) + "\n").encode())
+        longest = max(len(line) for line in lines)
+        if longest > matrix.shape[1]:
+            matrix = np.pad(matrix, ((0, 0), (0, longest - matrix.shape[1])))
+        for row, line in zip(bad_rows, lines, strict=True):
+            matrix[row] = 0
+            matrix[row, : len(line)] = np.frombuffer(line, dtype=np.uint8)
+    return matrix[matrix != 0].tobytes()
 
 
 # ---------------------------------------------------------------------------------------------

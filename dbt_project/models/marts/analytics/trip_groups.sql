@@ -1,0 +1,154 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='trip_group_id',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['trip_group_id'], 'unique': true},
+            {'columns': ['region', 'trip_count']},
+        ],
+    )
+}}
+
+{#-
+    One row per group of similar trips: same region, origin cell, destination cell and
+    time-of-day bucket. Incremental: only fct_trips rows with a batch_id above the highest
+    batch already folded in are aggregated, then combined with the existing group rows.
+-#}
+
+with
+
+fct_trips as (
+
+    select * from {{ ref('fct_trips') }}
+    {% if is_incremental() %}
+    where batch_id > (select coalesce(max(max_batch_id), -1) from {{ this }})
+    {% endif %}
+
+),
+
+new_groups as (
+
+    select
+        trip_group_id,
+        region_id,
+        region,
+        origin_cell_x,
+        origin_cell_y,
+        destination_cell_x,
+        destination_cell_y,
+        time_bucket,
+        count(*) as trip_count,
+        min(trip_at) as first_seen_at,
+        max(trip_at) as last_seen_at,
+        array_agg(distinct datasource order by datasource) as datasources,
+        max(batch_id) as max_batch_id
+    from fct_trips
+    group by
+        trip_group_id,
+        region_id,
+        region,
+        origin_cell_x,
+        origin_cell_y,
+        destination_cell_x,
+        destination_cell_y,
+        time_bucket
+
+),
+
+{% if is_incremental() %}
+
+existing_groups as (
+
+    select existing.*
+    from {{ this }} as existing
+    inner join new_groups
+        on existing.trip_group_id = new_groups.trip_group_id
+
+),
+
+combined as (
+
+    select
+        new_groups.trip_group_id,
+        new_groups.region_id,
+        new_groups.region,
+        new_groups.origin_cell_x,
+        new_groups.origin_cell_y,
+        new_groups.destination_cell_x,
+        new_groups.destination_cell_y,
+        new_groups.time_bucket,
+        new_groups.trip_count + coalesce(existing_groups.trip_count, 0) as trip_count,
+        least(new_groups.first_seen_at, existing_groups.first_seen_at) as first_seen_at,
+        greatest(new_groups.last_seen_at, existing_groups.last_seen_at) as last_seen_at,
+        array(
+            select distinct datasource
+            from unnest(
+                new_groups.datasources || coalesce(existing_groups.datasources, '{}'::text [])
+            ) as datasource
+            order by datasource
+        ) as datasources,
+        greatest(new_groups.max_batch_id, existing_groups.max_batch_id) as max_batch_id
+    from new_groups
+    left join existing_groups
+        on new_groups.trip_group_id = existing_groups.trip_group_id
+
+),
+
+{% else %}
+
+combined as (
+
+    select * from new_groups
+
+),
+
+{% endif %}
+
+final as (
+
+    select
+        trip_group_id,
+        region_id,
+        region,
+        origin_cell_x,
+        origin_cell_y,
+        destination_cell_x,
+        destination_cell_y,
+        time_bucket,
+        -- cell bounds in degrees: [cell * size, (cell + 1) * size)
+        origin_cell_x * {{ var('trip_cell_size_deg') }}::double precision as origin_min_lon,
+        origin_cell_y * {{ var('trip_cell_size_deg') }}::double precision as origin_min_lat,
+        (origin_cell_x + 1) * {{ var('trip_cell_size_deg') }}::double precision as origin_max_lon,
+        (origin_cell_y + 1) * {{ var('trip_cell_size_deg') }}::double precision as origin_max_lat,
+        (origin_cell_x + 0.5) * {{ var('trip_cell_size_deg') }}::double precision
+            as origin_center_lon,
+        (origin_cell_y + 0.5) * {{ var('trip_cell_size_deg') }}::double precision
+            as origin_center_lat,
+        destination_cell_x * {{ var('trip_cell_size_deg') }}::double precision
+            as destination_min_lon,
+        destination_cell_y * {{ var('trip_cell_size_deg') }}::double precision
+            as destination_min_lat,
+        (destination_cell_x + 1) * {{ var('trip_cell_size_deg') }}::double precision
+            as destination_max_lon,
+        (destination_cell_y + 1) * {{ var('trip_cell_size_deg') }}::double precision
+            as destination_max_lat,
+        (destination_cell_x + 0.5) * {{ var('trip_cell_size_deg') }}::double precision
+            as destination_center_lon,
+        (destination_cell_y + 0.5) * {{ var('trip_cell_size_deg') }}::double precision
+            as destination_center_lat,
+        (time '00:00' + make_interval(mins => time_bucket * {{ var('time_bucket_minutes') }}))
+            as bucket_start,
+        (time '00:00' + make_interval(mins => (time_bucket + 1) * {{ var('time_bucket_minutes') }}))
+            as bucket_end,
+        trip_count,
+        datasources,
+        max_batch_id,
+        first_seen_at,
+        last_seen_at
+    from combined
+
+)
+
+select * from final

@@ -126,7 +126,6 @@ def upsert_ingestion(
     **fields,
 ) -> None:
     """Insert or update one ledger row; ``updated_at`` is always refreshed."""
-    fields = {k: v for k, v in fields.items()}
     cols = ["file_hash", *fields]
     placeholders = ", ".join(["%s"] * len(cols))
     updates = ", ".join(f"{c} = excluded.{c}" for c in fields) or "file_hash = excluded.file_hash"
@@ -135,6 +134,19 @@ def upsert_ingestion(
         f"on conflict (file_hash) do update set {updates}, updated_at = now()",
         (file_hash, *fields.values()),
     )
+
+
+def update_ingestion(
+    conn: psycopg.Connection, file_hash: str, *, raw: str = "raw", **fields
+) -> None:
+    """Update fields of an existing ledger row; ``updated_at`` is always refreshed."""
+    sets = ", ".join(f"{c} = %s" for c in fields)
+    cur = conn.execute(
+        f"update {raw}.ingestions set {sets}, updated_at = now() where file_hash = %s",
+        (*fields.values(), file_hash),
+    )
+    if cur.rowcount != 1:
+        raise LookupError(f"no ingestion ledger row for {file_hash}")
 
 
 def committed_batches(

@@ -1,0 +1,170 @@
+"""Per-file ingestion service: hash -> ledger check -> land -> load -> mark loaded.
+
+Plain functions over a Spark session and a psycopg connection; the Prefect flow in
+``flows/ingest.py`` only sequences them. The ledger (``raw.ingestions``) gates what dbt sees:
+staging reads only rows of files whose status is ``loaded``, so a half-loaded file is invisible
+until a re-run completes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from extract_load import ledger
+from extract_load.landing import LandingResult, count_rows, land_file, landed_paths
+from extract_load.loader import REJECTED_TABLE, TRIPS_TABLE, load_landed, loaded_row_count
+from extract_load.sources import SourceError, SourceFile, check_header, describe
+from trips_warehouse.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ReconciliationError(RuntimeError):
+    """Loaded row counts do not match landed row counts."""
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one source file in one run."""
+
+    path: str
+    file_hash: str
+    status: str  # loaded | skipped | refused
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rows_loaded: int = 0
+    message: str = ""
+
+
+@dataclass
+class Totals:
+    files: int = 0
+    files_loaded: int = 0
+    files_skipped: int = 0
+    files_refused: int = 0
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rows_loaded: int = 0
+    outcomes: list[FileOutcome] = field(default_factory=list)
+
+    def add(self, outcome: FileOutcome) -> None:
+        self.outcomes.append(outcome)
+        self.files += 1
+        self.rows_read += outcome.rows_read
+        self.rows_rejected += outcome.rows_rejected
+        self.rows_loaded += outcome.rows_loaded
+        if outcome.status == "loaded":
+            self.files_loaded += 1
+        elif outcome.status == "skipped":
+            self.files_skipped += 1
+        else:
+            self.files_refused += 1
+
+
+def prepare(conn: psycopg.Connection, path: Path, settings: Settings, flow_run_id: str | None):
+    """Hash and check one file. Returns (source, outcome): outcome set when nothing is to do."""
+    source = describe(path)
+    current = ledger.get_ingestion(conn, source.sha256, settings.raw_schema)
+    if current and current["status"] == "loaded":
+        return source, FileOutcome(
+            str(path), source.sha256, "skipped",
+            message=f"already loaded from {current['file_path']} at {current['loaded_at']}",
+        )
+    try:
+        check_header(path)
+    except SourceError as exc:
+        with conn.transaction():
+            ledger.upsert_ingestion(
+                conn, source.sha256, raw=settings.raw_schema, file_path=str(path),
+                file_size_bytes=source.size_bytes, status="refused", error=str(exc),
+                flow_run_id=flow_run_id,
+            )
+        return source, FileOutcome(str(path), source.sha256, "refused", message=str(exc))
+    return source, None
+
+
+def _reset_partial_load(conn: psycopg.Connection, file_hash: str, raw: str) -> None:
+    """Forget a partial load whose landed files are gone (they are about to be re-landed)."""
+    with conn.transaction():
+        for table in (TRIPS_TABLE, REJECTED_TABLE):
+            conn.execute(f"delete from {raw}.{table} where source_file_hash = %s", (file_hash,))
+        conn.execute(f"delete from {raw}.load_batches where file_hash = %s", (file_hash,))
+
+
+def land(
+    conn: psycopg.Connection, spark, source: SourceFile, settings: Settings, flow_run_id: str | None
+) -> LandingResult:
+    """Land a file unless an earlier run already landed it (its parquet is then reused)."""
+    raw = settings.raw_schema
+    current = ledger.get_ingestion(conn, source.sha256, raw)
+    landed_dir, quarantine_dir = landed_paths(
+        settings.landing_dir, settings.quarantine_dir, source
+    )
+    if (
+        current
+        and current["status"] in {"landed", "loading"}
+        and landed_dir.exists()
+        and quarantine_dir.exists()
+        and count_rows(landed_dir) == current["rows_accepted"]
+        and count_rows(quarantine_dir) == current["rows_rejected"]
+    ):
+        log.info("reusing landed parquet of %s", source.path)
+        return LandingResult(
+            source, landed_dir, quarantine_dir, current["rows_accepted"], current["rows_rejected"]
+        )
+    _reset_partial_load(conn, source.sha256, raw)
+    with conn.transaction():
+        ledger.upsert_ingestion(
+            conn, source.sha256, raw=raw, file_path=str(source.path),
+            file_size_bytes=source.size_bytes, status="landing", error=None,
+            flow_run_id=flow_run_id,
+        )
+    result = land_file(
+        spark, source, settings.landing_dir, settings.quarantine_dir,
+        settings.max_records_per_parquet_file,
+    )
+    with conn.transaction():
+        ledger.update_ingestion(
+            conn, source.sha256, raw=raw, status="landed", rows_read=result.rows_read,
+            rows_accepted=result.rows_accepted, rows_rejected=result.rows_rejected,
+            landed_at=_now(conn),
+        )
+    return result
+
+
+def load(
+    conn: psycopg.Connection, landing: LandingResult, settings: Settings, flow_run_id: str | None
+) -> FileOutcome:
+    """COPY a landed file into raw, reconcile the counts, then mark it loaded."""
+    raw = settings.raw_schema
+    file_hash = landing.source.sha256
+    with conn.transaction():
+        ledger.update_ingestion(conn, file_hash, raw=raw, status="loading", flow_run_id=flow_run_id)
+    load_landed(conn, landing, raw=raw, chunk_rows=settings.load_batch_rows)
+    loaded = loaded_row_count(conn, file_hash, TRIPS_TABLE, raw)
+    quarantined = loaded_row_count(conn, file_hash, REJECTED_TABLE, raw)
+    if (loaded, quarantined) != (landing.rows_accepted, landing.rows_rejected):
+        message = (
+            f"{landing.source.path}: loaded {loaded} trips / {quarantined} rejected rows but "
+            f"landed {landing.rows_accepted} / {landing.rows_rejected}"
+        )
+        with conn.transaction():
+            ledger.update_ingestion(conn, file_hash, raw=raw, status="failed", error=message)
+        raise ReconciliationError(message)
+    with conn.transaction():
+        ledger.update_ingestion(
+            conn, file_hash, raw=raw, status="loaded", rows_loaded=loaded,
+            loaded_at=_now(conn), error=None,
+        )
+    return FileOutcome(
+        str(landing.source.path), file_hash, "loaded",
+        rows_read=landing.rows_read, rows_rejected=landing.rows_rejected, rows_loaded=loaded,
+    )
+
+
+def _now(conn: psycopg.Connection):
+    return conn.execute("select clock_timestamp()").fetchone()[0]

@@ -1,0 +1,132 @@
+"""Pure DataFrame -> DataFrame transformations of the landing job (Spark SQL functions only).
+
+No Python UDFs: WKT parsing, timestamp parsing and validation are column expressions, so they
+run in the JVM at full speed and can be tested on a local session with inline data.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+RAW_COLUMNS = ("region", "origin_coord", "destination_coord", "datetime", "datasource")
+CORRUPT_COLUMN = "_corrupt_record"
+RAW_SCHEMA = StructType(
+    [StructField(c, StringType(), True) for c in RAW_COLUMNS]
+    + [StructField(CORRUPT_COLUMN, StringType(), True)]
+)
+DATETIME_FORMAT = "yyyy-MM-dd HH:mm:ss"
+
+_NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
+WKT_POINT_PATTERN = rf"^\s*(?i:POINT)\s*\(\s*{_NUMBER}\s+{_NUMBER}\s*\)\s*$"
+
+LANDED_COLUMNS = (
+    "trip_id",
+    "region",
+    "origin_lon",
+    "origin_lat",
+    "destination_lon",
+    "destination_lat",
+    "trip_datetime",
+    "datasource",
+)
+QUARANTINE_COLUMNS = (*RAW_COLUMNS, "raw_record", "rejection_reason")
+
+
+def wkt_coordinate(col: Column, index: int) -> Column:
+    """The ``index``-th (1 = lon, 2 = lat) number of a ``POINT (lon lat)`` string, or null."""
+    matched = F.regexp_extract(col, WKT_POINT_PATTERN, index)
+    return F.when(matched != "", matched.try_cast("double"))
+
+
+def blank_to_null(col: Column) -> Column:
+    trimmed = F.trim(col)
+    return F.when(trimmed != "", trimmed)
+
+
+def parse_trips(raw: DataFrame) -> DataFrame:
+    """Typed columns next to the raw strings: lon/lat doubles, a timestamp, trimmed names."""
+    return raw.select(
+        "*",
+        blank_to_null(F.col("region")).alias("region_clean"),
+        blank_to_null(F.col("datasource")).alias("datasource_clean"),
+        wkt_coordinate(F.col("origin_coord"), 1).alias("origin_lon"),
+        wkt_coordinate(F.col("origin_coord"), 2).alias("origin_lat"),
+        wkt_coordinate(F.col("destination_coord"), 1).alias("destination_lon"),
+        wkt_coordinate(F.col("destination_coord"), 2).alias("destination_lat"),
+        F.try_to_timestamp(F.trim(F.col("datetime")), F.lit(DATETIME_FORMAT)).alias(
+            "trip_datetime"
+        ),
+    )
+
+
+def _out_of_range(lon: str, lat: str) -> Column:
+    return ~F.col(lon).between(-180.0, 180.0) | ~F.col(lat).between(-90.0, 90.0)
+
+
+def with_rejection_reason(parsed: DataFrame) -> DataFrame:
+    """Add ``rejection_reason``: null for a valid row, else the first failed check."""
+    checks: list[tuple[Column, str]] = [
+        (
+            F.col(CORRUPT_COLUMN).isNotNull(),
+            "malformed record: expected 5 comma-separated columns",
+        ),
+        (F.col("region_clean").isNull(), "missing region"),
+        (F.col("datasource_clean").isNull(), "missing datasource"),
+        (F.col("origin_lon").isNull(), "origin_coord is not a WKT POINT (lon lat)"),
+        (F.col("destination_lon").isNull(), "destination_coord is not a WKT POINT (lon lat)"),
+        (_out_of_range("origin_lon", "origin_lat"), "origin_coord out of range"),
+        (
+            _out_of_range("destination_lon", "destination_lat"),
+            "destination_coord out of range",
+        ),
+        (F.col("trip_datetime").isNull(), "datetime is not YYYY-MM-DD HH:MM:SS"),
+    ]
+    reason: Column | None = None
+    for failed, message in reversed(checks):
+        reason = F.when(failed, F.lit(message)).otherwise(reason)
+    return parsed.withColumn("rejection_reason", reason)
+
+
+def raw_record(col_names: tuple[str, ...] = RAW_COLUMNS) -> Column:
+    """The record as read: Spark's corrupt-record text, else the fields re-joined with commas."""
+    return F.coalesce(
+        F.col(CORRUPT_COLUMN),
+        F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in col_names]),
+    )
+
+
+def to_landing_rows(validated: DataFrame, id_prefix: str) -> DataFrame:
+    """One output shape for accepted and rejected rows, with a ``status`` partition column.
+
+    Accepted rows keep only typed columns (raw strings nulled: free in parquet); rejected rows
+    keep only raw strings and the reason. ``trip_id`` is ``<file hash prefix>-<row id>``; it is
+    fixed once written to parquet, so every later load of the landed files sees the same ids.
+    """
+    ok = F.col("rejection_reason").isNull()
+
+    def when_ok(c: str) -> Column:
+        return F.when(ok, F.col(c))
+
+    def when_bad(c: Column) -> Column:
+        return F.when(~ok, c)
+
+    return validated.select(
+        F.when(ok, F.lit("accepted")).otherwise(F.lit("rejected")).alias("status"),
+        F.concat(F.lit(f"{id_prefix}-"), F.monotonically_increasing_id().cast("string")).alias(
+            "trip_id"
+        ),
+        when_ok("region_clean").alias("region"),
+        *[when_ok(c).alias(c) for c in LANDED_COLUMNS[2:7]],
+        when_ok("datasource_clean").alias("datasource"),
+        F.when(ok, F.to_date("trip_datetime")).alias("trip_date"),
+        *[when_bad(F.col(c)).alias(f"raw_{c}") for c in RAW_COLUMNS],
+        when_bad(raw_record()).alias("raw_record"),
+        F.col("rejection_reason"),
+    )
+
+
+def landing_frame(raw: DataFrame, id_prefix: str) -> DataFrame:
+    """The whole landing transformation: raw strings -> validated, partition-ready rows."""
+    return to_landing_rows(with_rejection_reason(parse_trips(raw)), id_prefix)

@@ -1,0 +1,168 @@
+"""Landing (real local Spark) and COPY load (real Postgres): reconciliation and idempotency."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psycopg
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from extract_load import ledger, pipeline
+from extract_load.landing import count_rows, land_file, parquet_files
+from extract_load.sources import describe
+from tests.csvdata import BAD_ROWS, good_rows, write_csv
+
+
+def read_folder(folder) -> pa.Table:
+    return pa.concat_tables(pq.read_table(p) for p in parquet_files(folder))
+
+
+def raw_counts(url: str) -> tuple[int, int, int]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select (select count(*) from raw.trips), (select count(distinct trip_id) from "
+            "raw.trips), (select count(*) from raw.trips_rejected)"
+        ).fetchone()
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [{}, {"crlf": True, "bom": True}, {"quote": True}, {"compress": True}],
+    ids=["plain", "crlf-bom", "quoted", "gzip"],
+)
+def test_land_file_variants_reconcile(spark, tmp_path, variant):
+    rows = good_rows(30) + list(BAD_ROWS.values())
+    suffix = ".csv.gz" if variant.get("compress") else ".csv"
+    src = describe(write_csv(tmp_path / f"trips{suffix}", rows, **variant))
+    result = land_file(spark, src, tmp_path / "landing", tmp_path / "quarantine", 10)
+
+    assert (result.rows_accepted, result.rows_rejected) == (30, len(BAD_ROWS))
+    assert result.rows_read == len(rows)  # read = accepted + rejected
+    landed = read_folder(result.landed_dir)
+    assert landed.num_rows == 30
+    assert sorted(set(landed.column("region").to_pylist())) == ["Prague"]
+    assert len(set(landed.column("trip_id").to_pylist())) == 30
+    # partitioned by trip date, at most 10 rows per file
+    assert all(p.parent.name.startswith("trip_date=") for p in parquet_files(result.landed_dir))
+    assert all(pq.ParquetFile(p).metadata.num_rows <= 10 for p in parquet_files(result.landed_dir))
+    reasons = sorted(read_folder(result.quarantine_dir).column("rejection_reason").to_pylist())
+    assert reasons == sorted(
+        [
+            "origin_coord is not a WKT POINT (lon lat)",
+            "origin_coord out of range",
+            "datetime is not YYYY-MM-DD HH:MM:SS",
+            "malformed record: expected 5 comma-separated columns",
+            "missing region",
+        ]
+    )
+
+
+def test_relanding_replaces_previous_output(spark, tmp_path):
+    src = describe(write_csv(tmp_path / "t.csv", good_rows(12)))
+    first = land_file(spark, src, tmp_path / "l", tmp_path / "q", 5)
+    second = land_file(spark, src, tmp_path / "l", tmp_path / "q", 5)
+    assert count_rows(first.landed_dir) == count_rows(second.landed_dir) == 12
+
+
+def test_ingest_then_reingest_changes_nothing(spark, settings, tmp_path):
+    path = write_csv(tmp_path / "in" / "t.csv", good_rows(40) + [BAD_ROWS["bad wkt"]])
+    copy = write_csv(tmp_path / "in" / "same-content.csv", good_rows(40) + [BAD_ROWS["bad wkt"]])
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        ledger.ensure_raw_schema(conn)
+        source, outcome = pipeline.prepare(conn, path, settings, "run-1")
+        assert outcome is None
+        landing = pipeline.land(conn, spark, source, settings, "run-1")
+        result = pipeline.load(conn, landing, settings, "run-1")
+        assert (result.rows_read, result.rows_rejected, result.rows_loaded) == (41, 1, 40)
+        assert raw_counts(settings.database_url) == (40, 40, 1)
+
+        for again in (path, copy):
+            _, outcome = pipeline.prepare(conn, again, settings, "run-2")
+            assert outcome is not None and outcome.status == "skipped"
+        # even a forced reload of the landed files adds nothing: batches are committed once
+        pipeline.load(conn, landing, settings, "run-3")
+        assert raw_counts(settings.database_url) == (40, 40, 1)
+        status = ledger.get_ingestion(conn, source.sha256)
+        assert status["status"] == "loaded" and status["rows_loaded"] == 40
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "file is empty"),
+        (b"region,origin,destination,datetime,datasource\nPrague,a,b,c,d\n", "wrong header"),
+    ],
+)
+def test_refused_files_are_recorded(settings, tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        ledger.ensure_raw_schema(conn)
+        source, outcome = pipeline.prepare(conn, path, settings, "run-1")
+        assert outcome.status == "refused" and message in outcome.message
+        row = ledger.get_ingestion(conn, source.sha256)
+        assert row["status"] == "refused" and message in row["error"]
+
+
+KILLABLE_LOAD = """
+import sys, psycopg
+from dataclasses import replace
+from extract_load import pipeline
+from extract_load.landing import LandingResult
+from extract_load.sources import describe
+from trips_warehouse.config import load_settings
+from pathlib import Path
+settings = replace(load_settings(), database_url=sys.argv[1], data_dir=Path(sys.argv[2]))
+landing = LandingResult(describe(Path(sys.argv[3])), Path(sys.argv[4]), Path(sys.argv[5]),
+                        int(sys.argv[6]), int(sys.argv[7]))
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    pipeline.load(conn, landing, settings, "killed-run")
+"""
+
+
+def test_load_killed_midway_then_rerun_is_exact(spark, settings, tmp_path):
+    from dataclasses import replace
+
+    settings = replace(settings, max_records_per_parquet_file=5)
+    rows = [r for day in range(1, 29) for r in good_rows(30, day=day)]  # 840 rows, 168+ files
+    path = write_csv(tmp_path / "big.csv", rows)
+    url = settings.database_url
+    with psycopg.connect(url, autocommit=True) as conn:
+        ledger.ensure_raw_schema(conn)
+        source, _ = pipeline.prepare(conn, path, settings, "run-1")
+        landing = pipeline.land(conn, spark, source, settings, "run-1")
+        assert len(parquet_files(landing.landed_dir)) >= 168
+
+        env = {**os.environ, "PYTHONPATH": os.getcwd()}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLABLE_LOAD, url, str(settings.data_dir), str(path),
+             str(landing.landed_dir), str(landing.quarantine_dir),
+             str(landing.rows_accepted), str(landing.rows_rejected)],
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        committed = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            committed = conn.execute("select count(*) from raw.load_batches").fetchone()[0]
+            if committed >= 3:
+                break
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        partial = raw_counts(url)[0]
+        assert committed >= 3 and 0 < partial < 840, "the load was not killed mid-way"
+        assert ledger.get_ingestion(conn, source.sha256)["status"] == "loading"
+
+        # the re-run reuses the landed parquet and loads exactly the missing batches
+        source, outcome = pipeline.prepare(conn, path, settings, "run-2")
+        assert outcome is None
+        landing = pipeline.land(conn, spark, source, settings, "run-2")
+        result = pipeline.load(conn, landing, settings, "run-2")
+        assert result.rows_loaded == 840
+        assert raw_counts(url) == (840, 840, 0)

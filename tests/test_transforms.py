@@ -1,0 +1,116 @@
+"""Pure landing transformations on a local Spark session with small inline data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from extract_load.transforms import (
+    RAW_SCHEMA,
+    landing_frame,
+    parse_trips,
+    with_rejection_reason,
+    wkt_coordinate,
+)
+
+GOOD = (
+    "Prague",
+    "POINT (14.4973794438195 50.00136875782316)",
+    "POINT (14.43109483523328 50.04052930943246)",
+    "2018-05-28 09:03:40",
+    "funny_car",
+)
+
+
+def raw_df(spark, rows):
+    return spark.createDataFrame([(*r, None) for r in rows], RAW_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("wkt", "lon", "lat"),
+    [
+        ("POINT (14.5 50.0)", 14.5, 50.0),
+        ("point(-7.25 -44.125)", -7.25, -44.125),
+        ("  POINT  ( 1e-3   +2.5E1 )  ", 0.001, 25.0),
+        ("POINT (10 20)", 10.0, 20.0),
+        ("POINT (14.5)", None, None),
+        ("POINT (14.5 50.0 3.0)", None, None),
+        ("LINESTRING (1 2, 3 4)", None, None),
+        ("POINT (abc 50)", None, None),
+        ("", None, None),
+        (None, None, None),
+    ],
+)
+def test_wkt_coordinate(spark, wkt, lon, lat):
+    df = spark.createDataFrame([(wkt,)], "wkt string")
+    row = df.select(
+        wkt_coordinate(F.col("wkt"), 1).alias("lon"), wkt_coordinate(F.col("wkt"), 2).alias("lat")
+    ).first()
+    assert (row.lon, row.lat) == (lon, lat)
+
+
+def test_parse_trips_types_and_values(spark):
+    parsed = parse_trips(raw_df(spark, [GOOD])).select(
+        "region_clean", "origin_lon", "origin_lat", "destination_lon", "destination_lat",
+        "trip_datetime", "datasource_clean",
+    )
+    expected = spark.createDataFrame(
+        [("Prague", 14.4973794438195, 50.00136875782316, 14.43109483523328, 50.04052930943246,
+          dt.datetime(2018, 5, 28, 9, 3, 40), "funny_car")],
+        "region_clean string, origin_lon double, origin_lat double, destination_lon double, "
+        "destination_lat double, trip_datetime timestamp, datasource_clean string",
+    )
+    assertDataFrameEqual(parsed, expected)
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (GOOD, None),
+        (("  Prague ", *GOOD[1:4], " funny_car "), None),
+        (("", *GOOD[1:]), "missing region"),
+        (("   ", *GOOD[1:]), "missing region"),
+        ((*GOOD[:4], ""), "missing datasource"),
+        ((GOOD[0], "POINT 14 50", *GOOD[2:]), "origin_coord is not a WKT POINT (lon lat)"),
+        ((*GOOD[:2], "POINT (x y)", *GOOD[3:]), "destination_coord is not a WKT POINT (lon lat)"),
+        ((GOOD[0], "POINT (190 50)", *GOOD[2:]), "origin_coord out of range"),
+        ((*GOOD[:2], "POINT (14 -91)", *GOOD[3:]), "destination_coord out of range"),
+        ((*GOOD[:3], "2018-02-30 10:00:00", GOOD[4]), "datetime is not YYYY-MM-DD HH:MM:SS"),
+        ((*GOOD[:3], "28/05/2018 09:03", GOOD[4]), "datetime is not YYYY-MM-DD HH:MM:SS"),
+        ((*GOOD[:3], "2018-05-28", GOOD[4]), "datetime is not YYYY-MM-DD HH:MM:SS"),
+    ],
+)
+def test_rejection_reason(spark, row, reason):
+    result = with_rejection_reason(parse_trips(raw_df(spark, [row]))).first()
+    assert result.rejection_reason == reason
+
+
+def test_corrupt_record_is_rejected_with_raw_text(spark):
+    df = spark.createDataFrame(
+        [("Turin", "POINT (7 45)", "POINT (7 45)", "2018-05-21 02:54:04", None, "Turin,x,y,z")],
+        RAW_SCHEMA,
+    )
+    row = landing_frame(df, "h").first()
+    assert row.status == "rejected"
+    assert row.raw_record == "Turin,x,y,z"
+    assert row.rejection_reason.startswith("malformed record")
+
+
+def test_landing_frame_shapes_accepted_and_rejected(spark):
+    bad = ("", *GOOD[1:])
+    out = landing_frame(raw_df(spark, [GOOD, bad]), "abc").orderBy("status")
+    accepted, rejected = out.collect()
+    assert accepted.status == "accepted"
+    assert accepted.trip_id.startswith("abc-")
+    assert accepted.region == "Prague"
+    assert accepted.trip_date == dt.date(2018, 5, 28)
+    assert accepted.raw_record is None and accepted.rejection_reason is None
+    assert rejected.status == "rejected"
+    assert rejected.region is None and rejected.origin_lon is None
+    assert rejected.raw_region == ""
+    assert rejected.raw_record == ",".join(bad)
+    assert rejected.rejection_reason == "missing region"
+    assert out.select("trip_id").distinct().count() == 2

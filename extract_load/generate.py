@@ -43,6 +43,8 @@ DEFAULT_CHUNK_SIZE = 200_000
 DEFAULT_START_DATE = date(2018, 5, 7)  # a Monday
 DEFAULT_WEEKS = 4
 DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Level 1: ~4x faster than the default 6 for ~17% more bytes; generation speed matters more.
+GZIP_LEVEL = 1
 
 DATASOURCES: tuple[str, ...] = (
     "cheap_mobile",
@@ -596,16 +598,19 @@ def write_csv(
     seed: int = 0,
     *,
     gzip_output: bool = False,
+    gzip_level: int = GZIP_LEVEL,
     progress: Callable[[int], object] | None = None,
     **options,
 ) -> GenerateResult:
     """Stream ``rows`` trips to the binary file ``out`` (gzip with a fixed header if asked).
 
+    The gzip header carries no name and no mtime, so gzip output is as deterministic as plain.
+
     ``options`` go to :func:`iter_csv_chunks`. ``progress`` is called with each chunk's row count.
     """
     written = 0
     sink: BinaryIO = (
-        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6)
+        gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=gzip_level)
         if gzip_output
         else out
     )

@@ -1,0 +1,275 @@
+"""Run dbt in-process against the warehouse, and fail loudly when anything fails.
+
+``run_dbt`` is the one entry point: it puts the connection into the environment
+``profiles/profiles.yml`` reads, then invokes dbt in this process with the project and profiles
+folders from :mod:`trips_warehouse.config`.
+
+* Inside a Prefect flow (or task) run it uses ``prefect_dbt.PrefectDbtRunner``, so every model,
+  test and unit test shows up as its own Prefect task.
+* Outside Prefect it uses ``dbt.cli.main.dbtRunner`` directly.
+
+Either way a failed model or test raises :class:`DbtBuildFailed` naming the failed nodes. The
+runner's own ``raise_on_failure`` is turned off only so that *we* can build one typed result and
+one exception for both paths; the result is always inspected (unlike Prefect's dbt example,
+which passes ``raise_on_failure=False`` and never looks at it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+
+from trips_warehouse.config import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings, load_settings
+from trips_warehouse.db import export_dbt_env, resolve_database_url
+
+log = logging.getLogger(__name__)
+
+# dbt keeps global state (flags, adapters, event manager): one invocation per process at a time.
+_DBT_LOCK = threading.Lock()
+
+_FAILED = {"error", "fail", "runtime error"}
+_TEST_TYPES = {"test", "unit_test"}
+
+
+@dataclass
+class DbtRunResult:
+    """What one dbt invocation did. ``failures`` holds the names of failed nodes."""
+
+    command: str
+    success: bool
+    models_built: int = 0
+    tests_passed: int = 0
+    tests_failed: int = 0
+    tests_warned: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    error: str | None = None
+
+    def summary(self) -> str:
+        text = (
+            f"dbt {self.command}: {self.models_built} models built, {self.tests_passed} tests "
+            f"passed, {self.tests_failed} failed, {self.tests_warned} warned, {self.skipped} "
+            f"skipped in {self.elapsed_s:.1f}s"
+        )
+        if self.failures:
+            text += "; failed: " + ", ".join(self.failures)
+        if self.error:
+            text += f"; error: {self.error}"
+        return text
+
+
+class DbtBuildFailed(RuntimeError):
+    """A dbt invocation failed: a model or test failed, or dbt itself errored."""
+
+    def __init__(self, result: DbtRunResult):
+        self.result = result
+        details = [
+            f"  {name}: {result.messages[name]}" if result.messages.get(name) else f"  {name}"
+            for name in result.failures
+        ]
+        super().__init__("\n".join([result.summary(), *details]))
+
+
+def _in_prefect_run() -> bool:
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    return FlowRunContext.get() is not None or TaskRunContext.get() is not None
+
+
+def _export_env(settings: Settings, database_url: str) -> None:
+    export_dbt_env(database_url)
+    os.environ["TRIPS_DBT_TARGET"] = settings.dbt_target
+    os.environ["TRIPS_DBT_THREADS"] = str(settings.dbt_threads)
+
+
+def _command_name(args: list[str]) -> str:
+    from dbt.cli.main import cli
+
+    words = [a for a in args if not a.startswith("-")]
+    if words and words[0] in cli.commands:
+        command = cli.commands[words[0]]
+        sub = getattr(command, "commands", None)
+        if sub and len(words) > 1 and words[1] in sub:
+            return f"{words[0]} {words[1]}"
+        return words[0]
+    return " ".join(words[:1])
+
+
+def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
+    """--project-dir / --profiles-dir / --target-path, only where the command accepts them."""
+    from dbt.cli.main import cli
+
+    wanted = {"project_dir": str(DBT_PROJECT_DIR), "profiles_dir": str(DBT_PROFILES_DIR)}
+    if target_path is not None:
+        wanted["target_path"] = str(target_path)
+    words = command.split()
+    click_command = cli.commands.get(words[0]) if words else None
+    if click_command is not None and len(words) > 1:
+        click_command = click_command.commands.get(words[1])
+    if click_command is None:
+        return wanted
+    params = {p.name for p in click_command.params}
+    return {k: v for k, v in wanted.items() if k in params}
+
+
+def _var_args(settings: Settings, args: list[str]) -> list[str]:
+    if settings.raw_schema == "raw" or "--vars" in args:
+        return []
+    return ["--vars", f"{{raw_schema: {settings.raw_schema}}}"]
+
+
+def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
+    result = DbtRunResult(command=command, success=bool(res.success), elapsed_s=elapsed_s)
+    if res.exception is not None:
+        result.error = f"{type(res.exception).__name__}: {res.exception}"
+    for node_result in getattr(res.result, "results", None) or []:
+        node = node_result.node
+        kind = str(node.resource_type)
+        status = str(node_result.status)
+        if status in _FAILED:
+            result.failures.append(node.name)
+            result.messages[node.name] = str(node_result.message or "").strip()
+        if status == "skipped":
+            result.skipped += 1
+        if kind == "model" and status == "success":
+            result.models_built += 1
+        elif kind in _TEST_TYPES:
+            if status == "pass":
+                result.tests_passed += 1
+            elif status in _FAILED:
+                result.tests_failed += 1
+            elif status == "warn":
+                result.tests_warned += 1
+    if result.failures:
+        result.success = False
+    return result
+
+
+def _invoke_plain(args: list[str], kwargs: dict[str, str]) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    flags = [f"--{name.replace('_', '-')}={value}" for name, value in kwargs.items()]
+    return dbtRunner().invoke([*args, *flags])
+
+
+def _invoke_prefect(args: list[str], kwargs: dict[str, str], target_path: Path | None) -> Any:
+    """Per-node Prefect tasks. The manifest comes from a fresh in-process parse."""
+    from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+    parse_kwargs = _location_kwargs("parse", target_path)
+    parsed = _invoke_plain(["parse"], parse_kwargs)
+    if not parsed.success:
+        return parsed
+    settings_kwargs: dict[str, Any] = {
+        "project_dir": DBT_PROJECT_DIR,
+        "profiles_dir": DBT_PROFILES_DIR,
+    }
+    if target_path is not None:
+        settings_kwargs["target_path"] = target_path
+    runner = PrefectDbtRunner(
+        manifest=parsed.result,
+        settings=PrefectDbtSettings(**settings_kwargs),
+        # We raise DbtBuildFailed ourselves from the inspected result, below.
+        raise_on_failure=False,
+    )
+    try:
+        return runner.invoke(args)
+    except ValueError as exc:
+        # PrefectDbtRunner raises ValueError when dbt itself errored (res.exception).
+        return _Errored(exc)
+
+
+@dataclass
+class _Errored:
+    exception: BaseException
+    success: bool = False
+    result: Any = None
+
+
+def run_dbt(
+    args: list[str],
+    *,
+    settings: Settings,
+    database_url: str,
+    target_path: Path | None = None,
+    raise_on_failure: bool = True,
+) -> DbtRunResult:
+    """Run one dbt command (``["build", "--select", "fct_trips"]``) in this process.
+
+    Raises :class:`DbtBuildFailed` when the command fails (unless ``raise_on_failure=False``,
+    which only the caller that inspects the result should use). ``target_path`` defaults to
+    ``dbt_project/target``; give each concurrent caller its own.
+    """
+    command = _command_name(args)
+    full_args = [*args, *_var_args(settings, args)]
+    kwargs = _location_kwargs(command, target_path)
+    with _DBT_LOCK:
+        _export_env(settings, database_url)
+        started = time.monotonic()
+        if _in_prefect_run():
+            res = _invoke_prefect(full_args, kwargs, target_path)
+        else:
+            res = _invoke_plain(full_args, kwargs)
+        result = _summarise(command, res, time.monotonic() - started)
+    log.info(result.summary())
+    if not result.success and raise_on_failure:
+        raise DbtBuildFailed(result)
+    return result
+
+
+def dbt_build(
+    settings: Settings,
+    database_url: str,
+    select: list[str] | str | None = None,
+    *,
+    exclude: list[str] | str | None = None,
+    full_refresh: bool = False,
+    target_path: Path | None = None,
+) -> DbtRunResult:
+    """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure."""
+    args = ["build"]
+    if select:
+        args += ["--select", *([select] if isinstance(select, str) else select)]
+    if exclude:
+        args += ["--exclude", *([exclude] if isinstance(exclude, str) else exclude)]
+    if full_refresh:
+        args.append("--full-refresh")
+    return run_dbt(args, settings=settings, database_url=database_url, target_path=target_path)
+
+
+def dbt_docs_generate(
+    settings: Settings,
+    database_url: str,
+    *,
+    target_path: Path | None = None,
+) -> DbtRunResult:
+    """``dbt docs generate``: writes index.html, manifest.json and catalog.json to the target."""
+    return run_dbt(
+        ["docs", "generate"], settings=settings, database_url=database_url, target_path=target_path
+    )
+
+
+@flow(name="trips-dbt-build", log_prints=True)
+def dbt_build_flow(select: list[str] | None = None, full_refresh: bool = False) -> dict:
+    """Build the warehouse on its own (the ingest flow also calls :func:`dbt_build`)."""
+    settings = load_settings()
+    result = dbt_build(
+        settings, resolve_database_url(settings), select=select, full_refresh=full_refresh
+    )
+    print(result.summary())
+    return {
+        "models_built": result.models_built,
+        "tests_passed": result.tests_passed,
+        "tests_failed": result.tests_failed,
+        "tests_warned": result.tests_warned,
+        "elapsed_s": result.elapsed_s,
+    }

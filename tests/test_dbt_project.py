@@ -1,0 +1,192 @@
+"""The dbt project against a real, per-test Postgres database.
+
+Each test creates the raw schema, writes a handful of hand-made rows and runs ``dbt build``
+in-process through :func:`flows.dbt_build.dbt_build` (outside a Prefect flow), then reads the
+marts back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from extract_load.ledger import ensure_raw_schema
+from flows.dbt_build import DbtBuildFailed, dbt_build
+from trips_warehouse.config import Settings
+
+# The layers this project owns; the analytics marts are built (and tested) on top of them.
+# Tests select them only, so a colleague's work in progress there cannot break these tests.
+CORE = ["path:models/staging", "path:models/intermediate", "path:models/marts/core"]
+OTHERS = ["path:models/marts/analytics"]
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def add_file(conn: psycopg.Connection, file_hash: str, trips: list[tuple]) -> int:
+    """One loaded file with one batch of trips; returns the batch id."""
+    conn.execute(
+        "insert into raw.ingestions (file_hash, file_path, file_size_bytes, status, rows_loaded)"
+        " values (%s, %s, 100, 'loaded', %s)",
+        (file_hash, f"/data/{file_hash}.csv", len(trips)),
+    )
+    (batch_id,) = conn.execute(
+        "insert into raw.load_batches (file_hash, table_name, batch_key, row_count)"
+        " values (%s, 'trips', '0', %s) returning batch_id",
+        (file_hash, len(trips)),
+    ).fetchone()
+    conn.cursor().executemany(
+        "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
+        " destination_lat, trip_datetime, datasource, source_file_hash, batch_id)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [(*t, file_hash, batch_id) for t in trips],
+    )
+    return batch_id
+
+
+FIRST_FILE = [
+    # trip_id, region, origin lon/lat, destination lon/lat, datetime, datasource
+    ("t1", "Turin", 7.681, 45.071, 7.691, 45.061, datetime(2018, 5, 21, 8, 1), "funny_car"),
+    ("t2", "Turin", 7.689, 45.079, 7.699, 45.069, datetime(2018, 5, 22, 8, 29, 59), "funny_car"),
+    ("t3", "Prague", -0.005, 50.08, 14.43, 50.09, datetime(2018, 6, 10, 23, 59, 59), "cheap_mob"),
+]
+SECOND_FILE = [
+    ("t4", "Prague", 14.41, 50.07, 14.42, 50.08, datetime(2018, 6, 11, 0, 30), "cheap_mob"),
+    ("t5", "Hamburg", 9.99, 53.55, 10.01, 53.56, datetime(2018, 6, 12, 0, 29, 59), "baba_car"),
+]
+
+
+def query(url: str, sql: str) -> list[dict]:
+    with psycopg.connect(url) as conn:
+        cur = conn.execute(sql)
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+@pytest.fixture
+def raw_db(pg_url: str) -> str:
+    with psycopg.connect(pg_url) as conn:
+        ensure_raw_schema(conn)
+        add_file(conn, "h1", FIRST_FILE)
+    return pg_url
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Path:
+    """A dbt target folder per test, so concurrent runs never share artifacts."""
+    return tmp_path / "dbt_target"
+
+
+def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -> None:
+    result = dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
+
+    assert result.success and not result.failures
+    assert result.models_built >= 10
+    assert result.tests_passed > 40 and result.tests_failed == 0
+
+    trips = {r["trip_id"]: r for r in query(raw_db, "select * from marts.fct_trips")}
+    assert set(trips) == {"t1", "t2", "t3"}
+    t1, t2, t3 = trips["t1"], trips["t2"], trips["t3"]
+    assert (t1["origin_cell_x"], t1["origin_cell_y"]) == (768, 4507)
+    assert (t1["destination_cell_x"], t1["destination_cell_y"]) == (769, 4506)
+    assert t3["origin_cell_x"] == -1  # floor, not truncation
+    assert (t1["time_bucket"], t2["time_bucket"], t3["time_bucket"]) == (16, 16, 47)
+    # same region, cells and bucket on different days: same trip group
+    assert t1["trip_group_id"] == t2["trip_group_id"] == md5("Turin-768-4507-769-4506-16")
+    assert t3["trip_group_id"] != t1["trip_group_id"]
+    assert t1["region_id"] == md5("Turin") and t1["datasource_id"] == md5("funny_car")
+    assert t3["iso_week_start"] == date(2018, 6, 4) and t3["trip_date"] == date(2018, 6, 10)
+    assert t1["batch_id"] == 1
+
+    weeks = query(raw_db, "select * from marts.dim_weeks order by iso_week_start")
+    assert [(w["week_label"], w["trip_count"]) for w in weeks] == [
+        ("2018-W21", 2),
+        ("2018-W22", 0),  # a week without trips is still there
+        ("2018-W23", 1),
+    ]
+    assert weeks[1]["iso_week_start"] == date(2018, 5, 28)
+    assert weeks[1]["week_end_date"] == date(2018, 6, 3)
+
+    regions = {r["region_name"]: r for r in query(raw_db, "select * from marts.dim_regions")}
+    assert set(regions) == {"Turin", "Prague", "unknown"}
+    assert regions["unknown"]["region_id"] == "-1" and regions["unknown"]["trip_count"] == 0
+    assert regions["Turin"]["trip_count"] == 2
+    assert (regions["Turin"]["min_lon"], regions["Turin"]["max_lat"]) == (7.681, 45.079)
+
+    datasources = query(raw_db, "select datasource_id from marts.dim_datasources")
+    assert "-1" in {d["datasource_id"] for d in datasources}
+
+    tod = query(raw_db, "select * from marts.dim_time_of_day order by time_bucket")
+    assert len(tod) == 48
+    assert (tod[0]["bucket_start"], tod[0]["bucket_end"]) == (time(0, 0), time(0, 29, 59))
+    assert tod[47]["time_bucket_label"] == "23:30-23:59" and tod[47]["day_part"] == "evening"
+
+    indexes = {
+        r["indexname"]
+        for r in query(raw_db, "select indexname from pg_indexes where tablename = 'fct_trips'")
+    }
+    assert {"fct_trips__origin_cell_idx", "fct_trips__destination_cell_idx",
+            "fct_trips__batch_id_idx", "fct_trips__region_week_idx"} <= indexes
+
+    # a second batch: the incremental run adds exactly its rows and does not reprocess the old
+    # ones (an edit to an already loaded raw row is not picked up without --full-refresh)
+    with psycopg.connect(raw_db) as conn:
+        conn.execute("update raw.trips set origin_lon = 7.0 where trip_id = 't1'")
+        batch_2 = add_file(conn, "h2", SECOND_FILE)
+
+    second = dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
+    assert second.success and second.tests_failed == 0
+
+    rows = query(raw_db, "select * from marts.fct_trips")
+    by_id = {r["trip_id"]: r for r in rows}
+    assert len(rows) == 5 and set(by_id) == {"t1", "t2", "t3", "t4", "t5"}
+    assert by_id["t1"]["origin_lon"] == 7.681 and by_id["t1"]["batch_id"] == 1
+    assert by_id["t4"]["batch_id"] == by_id["t5"]["batch_id"] == batch_2 > 1
+    assert (by_id["t4"]["time_bucket"], by_id["t5"]["time_bucket"]) == (1, 0)
+    assert by_id["t5"]["region_id"] == md5("Hamburg")
+    weeks = query(raw_db, "select week_label from marts.dim_weeks order by 1")
+    assert [w["week_label"] for w in weeks] == ["2018-W21", "2018-W22", "2018-W23", "2018-W24"]
+
+    # --full-refresh rebuilds from raw and picks the edit up
+    dbt_build(settings, raw_db, select="fct_trips", full_refresh=True, target_path=target)
+    (t1,) = query(raw_db, "select * from marts.fct_trips where trip_id = 't1'")
+    assert (t1["origin_lon"], t1["origin_cell_x"]) == (7.0, 700)
+    indexes = query(raw_db, "select count(*) as n from pg_indexes where tablename = 'fct_trips'")
+    assert indexes[0]["n"] == 5  # primary key + the four post_hook indexes, recreated
+
+
+def test_failing_data_test_raises(settings: Settings, raw_db: str, target: Path) -> None:
+    with psycopg.connect(raw_db) as conn:
+        add_file(conn, "h_bad", [
+            ("t9", "", 7.6, 45.0, 7.7, 45.1, datetime(2018, 5, 23, 10, 0), "funny_car"),
+        ])
+
+    with pytest.raises(DbtBuildFailed) as info:
+        dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
+
+    result = info.value.result
+    assert not result.success and result.tests_failed == 1
+    assert len(result.failures) == 1
+    (failed,) = result.failures
+    assert failed.startswith("expression_is_true_stg_trips__trips_region")
+    assert failed in str(info.value)
+    # the fact table downstream of the failing test is skipped, not built from bad data
+    assert result.skipped > 0
+    tables = query(raw_db, "select 1 from pg_tables where schemaname = 'marts' "
+                           "and tablename = 'fct_trips'")
+    assert tables == []
+
+
+def test_duplicate_trip_id_raises(settings: Settings, raw_db: str, target: Path) -> None:
+    with psycopg.connect(raw_db) as conn:
+        add_file(conn, "h_dup", [FIRST_FILE[0]])
+
+    with pytest.raises(DbtBuildFailed) as info:
+        dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
+
+    assert "unique_stg_trips__trips_trip_id" in info.value.result.failures

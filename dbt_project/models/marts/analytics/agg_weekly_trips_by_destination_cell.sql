@@ -5,8 +5,10 @@
         unique_key=['destination_cell_x','destination_cell_y', 'iso_week_start'],
         on_schema_change='fail',
         post_hook=[
-            "create unique index if not exists {{ this.identifier }}__key_idx
-                on {{ this }} (destination_cell_x, destination_cell_y, iso_week_start) include (trip_count)",
+            {
+                'sql': "{{ create_index(this, 'key_idx', ['destination_cell_x', 'destination_cell_y', 'iso_week_start'], ['trip_count']) }}",
+                'transaction': false,
+            },
         ],
     )
 }}

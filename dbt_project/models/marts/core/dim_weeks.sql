@@ -20,13 +20,14 @@ bounds as (
 
 weeks as (
 
-    select week_start::date as iso_week_start
+    select
+        generate_series(
+            first_week_start,
+            last_week_start,
+            interval '1 week'
+        )::date as iso_week_start
+
     from bounds
-    cross join lateral generate_series(
-        bounds.first_week_start,
-        bounds.last_week_start,
-        interval '1 week'
-    ) as week_start
 
 ),
 
@@ -37,7 +38,7 @@ week_trips as (
         count(*) as trip_count
 
     from trips
-    group by 1
+    group by date_trunc('week', trip_at)::date
 
 ),
 

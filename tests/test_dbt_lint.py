@@ -1,0 +1,43 @@
+"""The dbt project parses, and its SQL follows the house style (sqlfluff, templater dbt)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from flows.dbt_build import run_dbt
+from trips_warehouse.config import PROJECT_ROOT, Settings
+from trips_warehouse.db import ConnectionParams
+
+# The SQL this team owns; models/marts/analytics and tests/analytics are linted by their owner.
+LINTED = [
+    "dbt_project/models/staging",
+    "dbt_project/models/intermediate",
+    "dbt_project/models/marts/core",
+    "dbt_project/tests/staging",
+    "dbt_project/tests/marts",
+]
+
+
+def test_dbt_parse(settings: Settings, pg_url: str, tmp_path: Path) -> None:
+    result = run_dbt(
+        ["parse"], settings=settings, database_url=pg_url, target_path=tmp_path / "target"
+    )
+    assert result.success and result.failures == []
+    assert (tmp_path / "target" / "manifest.json").exists()
+
+
+def test_sqlfluff_lint(pg_url: str) -> None:
+    env = {**os.environ, **ConnectionParams.from_url(pg_url).dbt_env()}
+    sqlfluff = Path(sys.executable).parent / "sqlfluff"
+    proc = subprocess.run(
+        [str(sqlfluff), "lint", *LINTED, "--disable-progress-bar"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]

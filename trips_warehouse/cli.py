@@ -23,10 +23,13 @@ def main(verbose: bool) -> None:
 def _register_all() -> None:
     from extract_load.cli import register as register_extract_load
     from flows.cli import register as register_flows
+    from flows.ingest_cli import register as register_ingest
     from trips_warehouse.analytics_cli import register as register_analytics
     from trips_warehouse.db_cli import register as register_db
 
-    for register in (register_extract_load, register_flows, register_analytics, register_db):
+    for register in (
+        register_extract_load, register_ingest, register_flows, register_analytics, register_db
+    ):
         register(main)
 
 

@@ -1,0 +1,235 @@
+"""The ingestion flow: every step of the pipeline as a Prefect task, one flow run per ingestion.
+
+    trips ingest data/*.csv   ==   ingest_flow(paths=["data/*.csv"])
+
+Stages: landing (Spark) -> load (COPY) -> dbt build. Each stage emits ``trips.ingestion.*``
+events with its counts (see flows/events.py); the final state's message is the run summary;
+``raw.ingestion_runs`` records the same so the history is queryable. Ingestions are serialised by
+a Postgres advisory lock, so two concurrent runs never interleave loads and dbt builds.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import psycopg
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
+from prefect.runtime import flow_run
+from prefect.states import Completed
+
+from extract_load import ledger, pipeline
+from extract_load.sources import expand_paths
+from extract_load.spark import build_spark_session
+from flows.events import emit_stage
+from trips_warehouse.config import Settings, load_settings
+from trips_warehouse.db import resolve_database_url
+
+PIPELINE_LOCK = "trips.ingest"
+
+
+class IngestError(RuntimeError):
+    """The run finished its work but something must fail it (e.g. refused files)."""
+
+
+@dataclass
+class IngestSummary:
+    run_id: str
+    files: int = 0
+    files_loaded: int = 0
+    files_skipped: int = 0
+    files_refused: int = 0
+    rows_read: int = 0
+    rows_rejected: int = 0
+    rows_loaded: int = 0
+    models_built: int = 0
+    tests_passed: int = 0
+    tests_failed: int = 0
+    duration_s: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        return (
+            f"{self.files} file(s): {self.files_loaded} loaded, {self.files_skipped} skipped, "
+            f"{self.files_refused} refused; rows read {self.rows_read}, rejected "
+            f"{self.rows_rejected}, loaded {self.rows_loaded}; dbt models built "
+            f"{self.models_built}, tests {self.tests_passed} passed / {self.tests_failed} failed; "
+            f"{self.duration_s:.1f}s"
+        )
+
+    def counts(self) -> dict:
+        data = asdict(self)
+        data.pop("refused")
+        return data
+
+
+@task(name="land-file", cache_policy=NONE)
+def land_task(conn, spark, source, settings: Settings, run_id: str):
+    return pipeline.land(conn, spark, source, settings, run_id)
+
+
+@task(name="load-file", cache_policy=NONE)
+def load_task(conn, landing, settings: Settings, run_id: str):
+    return pipeline.load(conn, landing, settings, run_id)
+
+
+def _dbt_build(settings: Settings, database_url: str):
+    from flows.dbt_build import dbt_build
+
+    return dbt_build(settings, database_url)
+
+
+def _run_id() -> str:
+    return str(flow_run.get_id() or uuid.uuid4())
+
+
+@flow(name="trips-ingest", log_prints=True)
+def ingest_flow(paths: list[str], run_dbt: bool = True):
+    """Ingest trip CSV files (files, folders or globs) end to end."""
+    logger = get_run_logger()
+    settings = load_settings()
+    started = time.monotonic()
+    run_id = _run_id()
+    summary = IngestSummary(run_id=run_id)
+    database_url = resolve_database_url(settings)
+    raw = settings.raw_schema
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        ledger.ensure_raw_schema(conn, raw)
+        logger.info("waiting for the pipeline lock (one ingestion at a time)")
+        conn.execute("select pg_advisory_lock(hashtext(%s))", (PIPELINE_LOCK,))
+        ledger.start_run(conn, run_id, raw=raw, flow_run_id=run_id, paths=" ".join(paths))
+        try:
+            _run_stages(conn, settings, database_url, paths, summary, run_dbt, started)
+        except BaseException as exc:
+            summary.duration_s = time.monotonic() - started
+            ledger.finish_run(
+                conn,
+                run_id,
+                "failed",
+                raw=raw,
+                error=f"{type(exc).__name__}: {exc}",
+                **_ledger_counts(summary),
+            )
+            raise
+        finally:
+            conn.execute("select pg_advisory_unlock(hashtext(%s))", (PIPELINE_LOCK,))
+        summary.duration_s = time.monotonic() - started
+        ledger.finish_run(conn, run_id, "completed", raw=raw, **_ledger_counts(summary))
+    logger.info(summary.message())
+    return Completed(message=summary.message(), data=summary)
+
+
+def _ledger_counts(summary: IngestSummary) -> dict:
+    keys = (
+        "files_loaded",
+        "files_skipped",
+        "files_refused",
+        "rows_read",
+        "rows_rejected",
+        "rows_loaded",
+        "models_built",
+        "tests_passed",
+        "tests_failed",
+        "duration_s",
+    )
+    return {"files_total": summary.files, **{k: getattr(summary, k) for k in keys}}
+
+
+def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) -> None:
+    logger = get_run_logger()
+    run_id = summary.run_id
+    files = expand_paths(paths)
+    totals = pipeline.Totals()
+
+    # landing (Spark): hash, check and land every file not loaded yet
+    t0 = time.monotonic()
+    emit_stage("landing", "started", files=len(files))
+    landed = []
+    spark = None
+    for path in files:
+        source, outcome = pipeline.prepare(conn, path, settings, run_id)
+        if outcome is not None:
+            logger.warning("%s: %s %s", path, outcome.status, outcome.message)
+            totals.add(outcome)
+            continue
+        if spark is None:
+            spark = build_spark_session(
+                settings.spark_master,
+                driver_memory=settings.spark_driver_memory,
+                java_wrapper_dir=settings.data_dir / "java",
+            )
+        landed.append(land_task(conn, spark, source, settings, run_id))
+    summary.stage_seconds["landing"] = time.monotonic() - t0
+    emit_stage(
+        "landing",
+        "completed",
+        files=len(landed),
+        rows_read=sum(x.rows_read for x in landed),
+        rows_rejected=sum(x.rows_rejected for x in landed),
+        duration_s=summary.stage_seconds["landing"],
+    )
+
+    # load (COPY)
+    t0 = time.monotonic()
+    emit_stage("load", "started", files=len(landed))
+    for landing in landed:
+        totals.add(load_task(conn, landing, settings, run_id))
+    summary.stage_seconds["load"] = time.monotonic() - t0
+    for name in (
+        "files",
+        "files_loaded",
+        "files_skipped",
+        "files_refused",
+        "rows_read",
+        "rows_rejected",
+        "rows_loaded",
+    ):
+        setattr(summary, name, getattr(totals, name))
+    summary.refused = [f"{o.path}: {o.message}" for o in totals.outcomes if o.status == "refused"]
+    emit_stage(
+        "load",
+        "completed",
+        files=totals.files_loaded,
+        rows_loaded=totals.rows_loaded,
+        rows_rejected=totals.rows_rejected,
+        duration_s=summary.stage_seconds["load"],
+    )
+
+    # dbt build (fails the flow on any model or test failure)
+    if run_dbt:
+        t0 = time.monotonic()
+        emit_stage("dbt_build", "started")
+        try:
+            result = _dbt_build(settings, database_url)
+        except Exception as exc:
+            emit_stage("dbt_build", "failed", error=str(exc), duration_s=time.monotonic() - t0)
+            raise
+        summary.models_built = result.models_built
+        summary.tests_passed = result.tests_passed
+        summary.tests_failed = result.tests_failed
+        summary.stage_seconds["dbt_build"] = time.monotonic() - t0
+        emit_stage(
+            "dbt_build",
+            "completed",
+            models_built=result.models_built,
+            tests_passed=result.tests_passed,
+            tests_failed=result.tests_failed,
+            duration_s=summary.stage_seconds["dbt_build"],
+        )
+    summary.duration_s = time.monotonic() - started
+    if summary.refused:
+        raise IngestError(
+            f"{len(summary.refused)} file(s) refused (everything else was ingested): "
+            + "; ".join(summary.refused)
+        )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    ingest_flow([str(Path(p)) for p in sys.argv[1:]])

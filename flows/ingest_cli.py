@@ -1,0 +1,80 @@
+"""``trips ingest``: run the ingestion flow on files, folders or globs and print its summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from trips_warehouse.config import load_settings
+
+
+def _print_summary(summary, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({**summary.counts(), "refused": summary.refused}, indent=2))
+        return
+    click.echo(
+        f"files        {summary.files} ({summary.files_loaded} loaded, "
+        f"{summary.files_skipped} already loaded, {summary.files_refused} refused)\n"
+        f"rows read    {summary.rows_read:,}\n"
+        f"rejected     {summary.rows_rejected:,}  (quarantined with their reason)\n"
+        f"loaded       {summary.rows_loaded:,}\n"
+        f"dbt          {summary.models_built} models built, {summary.tests_passed} tests passed, "
+        f"{summary.tests_failed} failed\n"
+        f"duration     {summary.duration_s:.1f}s "
+        + " ".join(f"[{k} {v:.1f}s]" for k, v in summary.stage_seconds.items())
+    )
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--dbt/--no-dbt",
+    "run_dbt",
+    default=True,
+    show_default=True,
+    help="Run `dbt build` after loading.",
+)
+@click.option(
+    "--server/--no-server",
+    "use_local_server",
+    default=True,
+    show_default=True,
+    help="Use (and start if needed) the local Prefect server so runs show in its UI "
+    "and automations fire; --no-server runs against PREFECT_API_URL or an "
+    "ephemeral in-process API.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def ingest_command(
+    paths: tuple[str, ...], run_dbt: bool, use_local_server: bool, as_json: bool
+) -> None:
+    """Ingest trip CSV PATHS (files, folders or globs; .csv or .csv.gz) end to end.
+
+    Spark lands each new file as parquet (bad rows to the quarantine), COPY loads it into
+    Postgres `raw`, then `dbt build` refreshes the models. Files already loaded are skipped.
+    Exits 1 if anything failed (a refused file, a failing dbt test...).
+    """
+    import contextlib
+
+    from flows.ingest import ingest_flow
+    from flows.server import ui_url_for, use_server
+
+    settings = load_settings()
+    ctx = use_server(settings) if use_local_server else contextlib.nullcontext(None)
+    with ctx as api_url:
+        state = ingest_flow(list(paths), run_dbt=run_dbt, return_state=True)
+        if api_url:
+            click.echo(
+                f"flow run     {ui_url_for(api_url)}/runs/flow-run/{state.state_details.flow_run_id}",
+                err=True,
+            )
+    if state.is_completed():
+        _print_summary(state.result(), as_json)
+        return
+    click.echo(f"ingestion {state.name.lower()}: {state.message}", err=True)
+    sys.exit(1)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(ingest_command)

@@ -1,0 +1,238 @@
+"""A local Prefect server for the pipeline: SQLite under ``$TRIPS_DATA_DIR/prefect``, loopback only.
+
+``trips server start`` runs it in the background (pid file + log file next to the database),
+``trips server stop`` stops it, and :func:`ensure_server` starts it when it is not running and
+returns its API URL (``trips ingest`` calls it). The child process is ``python -m flows.server``,
+which imports :mod:`flows.notifications` before building the app, so the automations service can
+load the project's notification blocks (no Docker, no separate worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from trips_warehouse.config import PROJECT_ROOT, Settings
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4200
+
+
+@dataclass(frozen=True)
+class ServerPaths:
+    home: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "server.pid"
+
+    @property
+    def port_file(self) -> Path:
+        return self.home / "server.port"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "server.log"
+
+    @property
+    def database(self) -> Path:
+        return self.home / "prefect.db"
+
+
+def server_paths(settings: Settings) -> ServerPaths:
+    return ServerPaths(settings.data_dir / "prefect")
+
+
+def api_url_for(port: int, host: str = DEFAULT_HOST) -> str:
+    return f"http://{host}:{port}/api"
+
+
+def ui_url_for(api_url: str) -> str:
+    return api_url.removesuffix("/").removesuffix("/api")
+
+
+def server_env(home: Path, host: str, port: int) -> dict[str, str]:
+    """Environment for the server child process (and for clients that should use it)."""
+    api_url = api_url_for(port, host)
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": api_url,
+        "PREFECT_UI_URL": ui_url_for(api_url),
+        "PREFECT_UI_API_URL": api_url,
+        "PREFECT_SERVER_API_HOST": host,
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+def is_healthy(api_url: str, timeout: float = 1.0) -> bool:
+    try:
+        response = httpx.get(f"{api_url}/health", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def _read_pid(paths: ServerPaths) -> int | None:
+    try:
+        pid = int(paths.pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def running_api_url(settings: Settings) -> str | None:
+    """The API URL of this data dir's server if its pid is alive and /api/health answers."""
+    paths = server_paths(settings)
+    if _read_pid(paths) is None:
+        return None
+    try:
+        port = int(paths.port_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    url = api_url_for(port)
+    return url if is_healthy(url) else None
+
+
+def start_background(
+    settings: Settings,
+    port: int = DEFAULT_PORT,
+    host: str = DEFAULT_HOST,
+    timeout_s: float = 60.0,
+) -> str:
+    """Start the server detached from this process; wait for /api/health; return the API URL."""
+    paths = server_paths(settings)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **server_env(paths.home, host, port)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    with paths.log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flows.server", "--host", host, "--port", str(port)],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    paths.pid_file.write_text(str(process.pid))
+    paths.port_file.write_text(str(port))
+    url = api_url_for(port, host)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"Prefect server exited with code {process.returncode}; see {paths.log_file}"
+            )
+        if is_healthy(url):
+            return url
+        time.sleep(0.2)
+    stop(settings)
+    raise TimeoutError(f"Prefect server not healthy after {timeout_s:.0f}s; see {paths.log_file}")
+
+
+def ensure_server(settings: Settings, port: int = DEFAULT_PORT) -> str:
+    """Return the API URL of the local server, starting it in the background if needed.
+
+    An explicit ``PREFECT_API_URL`` in the environment wins: if it answers /api/health it is
+    used as is (a shared or remote server), otherwise it is an error.
+    """
+    explicit = os.environ.get("PREFECT_API_URL")
+    if explicit:
+        if not is_healthy(explicit, timeout=3.0):
+            raise RuntimeError(f"PREFECT_API_URL={explicit} does not answer /health")
+        return explicit
+    return running_api_url(settings) or start_background(settings, port=port)
+
+
+@contextlib.contextmanager
+def use_server(settings: Settings, port: int = DEFAULT_PORT) -> Iterator[str]:
+    """Ensure the server runs and point this process's Prefect client at it while in the block."""
+    from prefect.context import refresh_global_settings_context
+
+    api_url = ensure_server(settings, port=port)
+    previous = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = api_url
+    refresh_global_settings_context()
+    try:
+        yield api_url
+    finally:
+        if previous is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = previous
+        refresh_global_settings_context()
+
+
+def stop(settings: Settings, timeout_s: float = 20.0) -> bool:
+    """Stop the background server of this data dir; return whether one was running."""
+    paths = server_paths(settings)
+    pid = _read_pid(paths)
+    if pid is None:
+        paths.pid_file.unlink(missing_ok=True)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    paths.pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        if finished == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def serve(host: str, port: int) -> None:
+    """Run the server in the foreground (API, UI and services such as automations)."""
+    import uvicorn
+    from prefect.server.api.server import create_app
+
+    import flows.notifications  # noqa: F401  (registers the block classes in this process)
+
+    uvicorn.run(create_app(final=True), host=host, port=port, log_level="warning")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.server", description=serve.__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

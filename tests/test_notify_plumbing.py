@@ -1,0 +1,114 @@
+"""Notification plumbing against a real Prefect server, driven by a stand-in flow (no Spark/dbt).
+
+The stand-in has the real flow's name, parameters, stage events and summary message, so these
+tests pin the automations, templates, blocks and failure isolation in a few seconds each; the
+whole-pipeline checks live in test_notify_ingest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from flows.automations import NAME_PREFIX, apply
+from tests.prefect_fixtures import *  # noqa: F403 (fixtures and helpers)
+from tests.prefect_fixtures import (
+    about_run,
+    closed_port,
+    read_events,
+    run_name,
+    stand_in_ingest,
+)
+
+
+def test_apply_is_idempotent(applied_automations, notify_settings):
+    assert sorted(applied_automations.blocks) == ["trips-email", "trips-slack", "trips-webhook"]
+    again = apply(notify_settings)
+    assert again.created == again.updated == again.deleted == []
+    assert sorted(again.unchanged) == [
+        f"{NAME_PREFIX}{k}" for k in ("completed", "crashed", "failed", "progress", "started")
+    ]
+
+
+def test_success_is_pushed_to_every_destination(applied_automations, http_receiver, smtp_receiver):
+    state = stand_in_ingest(["/data/in/a.csv"], return_state=True)
+    assert state.is_completed()
+    name = run_name(state)
+
+    def completed(m):
+        return about_run(name)(m) and "Completed" in m.subject
+
+    posts = http_receiver.inbox.wait_for(completed, count=2)
+    assert sorted(m.path for m in posts) == ["/generic", "/slack"]
+    generic = next(m for m in posts if m.path == "/generic")
+    assert "Files: /data/in/a.csv" in generic.body
+    assert "rows read 10, rejected 0, loaded 10" in generic.body
+    assert "tests 12 passed / 0 failed" in generic.body
+    assert f"/runs/flow-run/{state.state_details.flow_run_id}" in generic.body
+    slack = next(m for m in posts if m.path == "/slack")
+    assert slack.raw["text"].startswith(f"*[trips] ingestion Completed: {name}*")
+    assert smtp_receiver.inbox.wait_for(completed)
+    started = http_receiver.inbox.wait_for(
+        lambda m: about_run(name)(m) and "Running" in m.subject, count=2
+    )
+    assert len(started) == 2
+    progress = http_receiver.inbox.wait_for(
+        lambda m: about_run(name)(m) and m.path == "/generic" and "stage" in m.body, count=6
+    )
+    assert {m.subject.rsplit(": ", 1)[1] for m in progress} == {
+        f"{stage} {status}"
+        for stage in ("landing", "load", "dbt_build")
+        for status in ("started", "completed")
+    }
+    landing = next(m for m in progress if m.subject.endswith("landing completed"))
+    assert "Rows read: 10" in landing.body and "Rows rejected: 0" in landing.body
+
+
+def test_failure_names_the_error(applied_automations, http_receiver):
+    state = stand_in_ingest(["b.csv"], failing_test="not_null_fct_trips_trip_id",
+                            return_state=True)
+    assert state.is_failed()
+    name = run_name(state)
+    (msg,) = http_receiver.inbox.wait_for(
+        lambda m: about_run(name)(m) and "Failed" in m.subject and m.path == "/generic"
+    )
+    assert "Error:" in msg.body and "not_null_fct_trips_trip_id" in msg.body
+
+
+def test_failed_delivery_is_logged_and_does_not_block_the_run(
+    prefect_server, notify_settings, http_receiver, applied_automations
+):
+    """Generic webhook on a closed port: the run completes as fast, Slack still gets it."""
+    broken = replace(notify_settings, notify_webhook_url=f"http://127.0.0.1:{closed_port()}/x",
+                     notify_on_progress=False)
+    apply(broken)
+    time.sleep(1)
+    try:
+        t0 = time.monotonic()
+        state = stand_in_ingest(["c.csv"], return_state=True)
+        elapsed = time.monotonic() - t0
+        assert state.is_completed()
+        assert elapsed < 10
+        name = run_name(state)
+        slack = http_receiver.inbox.wait_for(
+            lambda m: about_run(name)(m) and "Completed" in m.subject
+        )
+        assert [m.path for m in slack] == ["/slack"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the server records the failure asynchronously
+            failed = [
+                e for e in read_events(prefect_server, "prefect.automation.action.failed")
+                if "Connect" in str(e["payload"]) or "connect" in str(e["payload"])
+            ]
+            if failed:
+                break
+            time.sleep(0.5)
+        assert failed, "no prefect.automation.action.failed event for the closed port"
+        assert "ConnectError" in failed[0]["payload"]["notification_log"]
+        server_log = Path(os.environ["PREFECT_HOME"], "server.log").read_text()
+        assert "trips-webhook delivery to http://127.0.0.1:" in server_log
+    finally:
+        apply(notify_settings)
+        time.sleep(1)

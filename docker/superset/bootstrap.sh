@@ -7,7 +7,7 @@ set -eu
 
 superset db upgrade
 
-if superset fab list-users 2>/dev/null | grep -q "username:${SUPERSET_ADMIN_USERNAME}"; then
+if superset fab list-users 2>/dev/null | grep -qE "username:${SUPERSET_ADMIN_USERNAME}( |\$)"; then
     echo "admin user ${SUPERSET_ADMIN_USERNAME} exists"
 else
     superset fab create-admin \

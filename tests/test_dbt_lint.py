@@ -16,7 +16,6 @@ LINTED = [
     "dbt_project/models/staging",
     "dbt_project/models/intermediate",
     "dbt_project/models/marts/core",
-    "dbt_project/tests/staging",
     "dbt_project/tests/marts",
 ]
 

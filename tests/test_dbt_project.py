@@ -152,6 +152,12 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     weeks = query(raw_db, "select week_label from marts.dim_weeks order by 1")
     assert [w["week_label"] for w in weeks] == ["2018-W21", "2018-W22", "2018-W23", "2018-W24"]
 
+    files = query(raw_db, "select * from marts.fct_ingestions order by file_hash")
+    assert [(f["file_hash"], f["trip_rows_committed"], f["batch_count"]) for f in files] == [
+        ("h1", 3, 1),
+        ("h2", 2, 1),
+    ]
+
     # --full-refresh rebuilds from raw and picks the edit up
     dbt_build(settings, raw_db, select="fct_trips", full_refresh=True, target_path=target)
     (t1,) = query(raw_db, "select * from marts.fct_trips where trip_id = 't1'")

@@ -26,6 +26,7 @@ from trips_warehouse.config import PROJECT_ROOT, Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
+TRUTHY = {"1", "true", "yes"}
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,13 @@ def start_background(
     settings: Settings,
     port: int = DEFAULT_PORT,
     host: str = DEFAULT_HOST,
-    timeout_s: float = 60.0,
+    timeout_s: float = 120.0,
+    extra_env: dict[str, str] | None = None,
 ) -> str:
     """Start the server detached from this process; wait for /api/health; return the API URL."""
     paths = server_paths(settings)
     paths.home.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **server_env(paths.home, host, port)}
+    env = {**os.environ, **server_env(paths.home, host, port), **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     with paths.log_file.open("ab") as log:
         process = subprocess.Popen(
@@ -219,9 +221,16 @@ def _alive(pid: int) -> bool:
 def serve(host: str, port: int) -> None:
     """Run the server in the foreground (API, UI and services such as automations)."""
     import uvicorn
+    from prefect._internal.plugins import collections
     from prefect.server.api.server import create_app
 
     import flows.notifications  # noqa: F401  (registers the block classes in this process)
+
+    if os.environ.get("TRIPS_PREFECT_SERVER_LOAD_COLLECTIONS", "false").lower() not in TRUTHY:
+        # Installed integrations (prefect-dbt pulls in all of dbt) are imported by the server at
+        # startup and on the first block load, ~15 s on a busy laptop; this server only needs
+        # Prefect's own blocks and ours. Internal API: mark the collections as already loaded.
+        collections._collections = {}
 
     uvicorn.run(create_app(final=True), host=host, port=port, log_level="warning")
 

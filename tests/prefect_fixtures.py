@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,7 +39,6 @@ __all__ = [
     "stand_in_ingest",
     "run_name",
     "read_events",
-    "write_csv",
 ]
 
 from trips_warehouse.config import Settings, load_settings
@@ -105,7 +103,10 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = replace(load_settings(), data_dir=data_dir)
     saved = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME")}
     os.environ.pop("PREFECT_API_URL", None)
-    url = server.start_background(settings, port=free_port(), timeout_s=120)
+    # No UI in tests: the server skips copying the UI bundle on its first start.
+    url = server.start_background(
+        settings, port=free_port(), timeout_s=240, extra_env={"PREFECT_UI_ENABLED": "false"}
+    )
     os.environ["PREFECT_API_URL"] = url
     os.environ["PREFECT_HOME"] = str(server.server_paths(settings).home)
     refresh_global_settings_context()
@@ -221,11 +222,6 @@ def applied_automations(prefect_server: str, notify_settings: Settings):
 
 def about_run(run_name: str) -> Callable[[Received], bool]:
     return lambda m: run_name in m.subject or run_name in m.body
-
-
-def write_csv(path: Path, rows: list[str]) -> Path:
-    path.write_text("\n".join(rows) + "\n")
-    return path
 
 
 # ---------------------------------------------------------------------------------------------

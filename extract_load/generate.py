@@ -643,6 +643,10 @@ def generate_file(
     path = Path(path)
     if gzip_output is None:
         gzip_output = path.suffix == ".gz"
+    if path.exists() and not path.is_file():
+        # a device or a pipe (e.g. /dev/null): write in place, never rename over it
+        with open(path, "wb", buffering=io.DEFAULT_BUFFER_SIZE * 64) as fh:
+            return write_csv(fh, rows, seed, gzip_output=gzip_output, progress=progress, **options)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(path.name + ".part")
     try:

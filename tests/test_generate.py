@@ -249,3 +249,28 @@ def test_cli_rejects_bad_options(tmp_path: Path) -> None:
     assert runner.invoke(main, ["generate", "-n", "-1", "-o", out]).exit_code == 2
     assert runner.invoke(main, ["generate", "-n", "5", "-o", out, "--bad-rows", "2"]).exit_code == 2
     assert runner.invoke(main, ["generate", "-o", out]).exit_code == 2
+
+
+def test_generate_file_writes_into_devices_without_replacing_them(tmp_path):
+    """Regression: an atomic rename onto /dev/null once turned it into a regular file."""
+    import os
+    import stat
+
+    from extract_load.generate import generate_file
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    received = bytearray()
+
+    def drain():
+        with open(fifo, "rb") as fh:
+            received.extend(fh.read())
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    generate_file(fifo, 10, seed=1)
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received.count(b"\n") == 11

@@ -115,19 +115,26 @@ origin_interior as (
 origin_boundary as (
 
     select
-        fct_trips.iso_week_start,
-        1::bigint as trip_count
+        cell_trips.iso_week_start,
+        cell_trips.trip_count
     from boundary_cells
-    inner join fct_trips
-        on
-            boundary_cells.cell_x = fct_trips.origin_cell_x
-            and boundary_cells.cell_y = fct_trips.origin_cell_y
     cross join period
-    where
-        match_on = 'origin'
-        and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
-        and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
-        and fct_trips.iso_week_start between period.first_week and period.last_week
+    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
+    -- this into a join that scans fct_trips
+    cross join lateral (
+        select
+            fct_trips.iso_week_start,
+            count(*) as trip_count
+        from fct_trips
+        where
+            fct_trips.origin_cell_x = boundary_cells.cell_x
+            and fct_trips.origin_cell_y = boundary_cells.cell_y
+            and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
+            and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
+            and fct_trips.iso_week_start between period.first_week and period.last_week
+        group by fct_trips.iso_week_start
+    ) as cell_trips
+    where match_on = 'origin'
 
 ),
 
@@ -152,19 +159,26 @@ destination_interior as (
 destination_boundary as (
 
     select
-        fct_trips.iso_week_start,
-        1::bigint as trip_count
+        cell_trips.iso_week_start,
+        cell_trips.trip_count
     from boundary_cells
-    inner join fct_trips
-        on
-            boundary_cells.cell_x = fct_trips.destination_cell_x
-            and boundary_cells.cell_y = fct_trips.destination_cell_y
     cross join period
-    where
-        match_on = 'destination'
-        and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
-        and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-        and fct_trips.iso_week_start between period.first_week and period.last_week
+    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
+    -- this into a join that scans fct_trips
+    cross join lateral (
+        select
+            fct_trips.iso_week_start,
+            count(*) as trip_count
+        from fct_trips
+        where
+            fct_trips.destination_cell_x = boundary_cells.cell_x
+            and fct_trips.destination_cell_y = boundary_cells.cell_y
+            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
+            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
+            and fct_trips.iso_week_start between period.first_week and period.last_week
+        group by fct_trips.iso_week_start
+    ) as cell_trips
+    where match_on = 'destination'
 
 ),
 
@@ -195,21 +209,28 @@ both_origin_boundary as (
 
     -- origin in a boundary cell (destination anywhere in the box)
     select
-        fct_trips.iso_week_start,
-        1::bigint as trip_count
+        cell_trips.iso_week_start,
+        cell_trips.trip_count
     from boundary_cells
-    inner join fct_trips
-        on
-            boundary_cells.cell_x = fct_trips.origin_cell_x
-            and boundary_cells.cell_y = fct_trips.origin_cell_y
     cross join period
-    where
-        match_on = 'both'
-        and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
-        and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
-        and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
-        and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-        and fct_trips.iso_week_start between period.first_week and period.last_week
+    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
+    -- this into a join that scans fct_trips
+    cross join lateral (
+        select
+            fct_trips.iso_week_start,
+            count(*) as trip_count
+        from fct_trips
+        where
+            fct_trips.origin_cell_x = boundary_cells.cell_x
+            and fct_trips.origin_cell_y = boundary_cells.cell_y
+            and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
+            and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
+            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
+            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
+            and fct_trips.iso_week_start between period.first_week and period.last_week
+        group by fct_trips.iso_week_start
+    ) as cell_trips
+    where match_on = 'both'
 
 ),
 
@@ -217,24 +238,31 @@ both_destination_boundary as (
 
     -- origin strictly inside (so exactly inside), destination in a boundary cell
     select
-        fct_trips.iso_week_start,
-        1::bigint as trip_count
+        cell_trips.iso_week_start,
+        cell_trips.trip_count
     from boundary_cells
-    inner join fct_trips
-        on
-            boundary_cells.cell_x = fct_trips.destination_cell_x
-            and boundary_cells.cell_y = fct_trips.destination_cell_y
-    cross join box
     cross join period
-    where
-        match_on = 'both'
-        and fct_trips.origin_cell_x > box.cell_x0
-        and fct_trips.origin_cell_x < box.cell_x1
-        and fct_trips.origin_cell_y > box.cell_y0
-        and fct_trips.origin_cell_y < box.cell_y1
-        and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
-        and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-        and fct_trips.iso_week_start between period.first_week and period.last_week
+    cross join box
+    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
+    -- this into a join that scans fct_trips
+    cross join lateral (
+        select
+            fct_trips.iso_week_start,
+            count(*) as trip_count
+        from fct_trips
+        where
+            fct_trips.destination_cell_x = boundary_cells.cell_x
+            and fct_trips.destination_cell_y = boundary_cells.cell_y
+            and fct_trips.origin_cell_x > box.cell_x0
+            and fct_trips.origin_cell_x < box.cell_x1
+            and fct_trips.origin_cell_y > box.cell_y0
+            and fct_trips.origin_cell_y < box.cell_y1
+            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
+            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
+            and fct_trips.iso_week_start between period.first_week and period.last_week
+        group by fct_trips.iso_week_start
+    ) as cell_trips
+    where match_on = 'both'
 
 ),
 

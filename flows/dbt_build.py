@@ -161,7 +161,7 @@ def _invoke_plain(args: list[str], kwargs: dict[str, str]) -> Any:
     return dbtRunner().invoke([*args, *flags])
 
 
-def _invoke_prefect(args: list[str], kwargs: dict[str, str], target_path: Path | None) -> Any:
+def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
     """Per-node Prefect tasks. The manifest comes from a fresh in-process parse."""
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -216,7 +216,7 @@ def run_dbt(
         _export_env(settings, database_url)
         started = time.monotonic()
         if _in_prefect_run():
-            res = _invoke_prefect(full_args, kwargs, target_path)
+            res = _invoke_prefect(full_args, target_path)
         else:
             res = _invoke_plain(full_args, kwargs)
         result = _summarise(command, res, time.monotonic() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -60,9 +61,15 @@ def test_build_in_flow_creates_node_tasks(
     result = _build_in_flow(settings, pg_url, tmp_path / "target")
     assert result.success and result.models_built >= 10 and result.tests_failed == 0
 
+    # task runs reach the API through events, asynchronously: poll briefly
+    expected = {"model fct_trips", "model dim_regions", "model stg_trips__trips"}
+    names: set[str] = set()
+    deadline = time.monotonic() + 60
     with get_client(sync_client=True) as client:
-        names = {t.name for t in client.read_task_runs()}
-    assert any("fct_trips" in name for name in names), sorted(names)[:20]
+        while not expected <= names and time.monotonic() < deadline:
+            names = {t.name for t in client.read_task_runs(limit=200)}
+            time.sleep(1)
+    assert expected <= names, sorted(names)
 
 
 def test_failing_test_in_flow_raises(

@@ -65,10 +65,8 @@ def ingest_command(
     with ctx as api_url:
         state = ingest_flow(list(paths), run_dbt=run_dbt, return_state=True)
         if api_url:
-            click.echo(
-                f"flow run     {ui_url_for(api_url)}/runs/flow-run/{state.state_details.flow_run_id}",
-                err=True,
-            )
+            run_id = state.state_details.flow_run_id
+            click.echo(f"flow run     {ui_url_for(api_url)}/runs/flow-run/{run_id}", err=True)
     if state.is_completed():
         _print_summary(state.result(), as_json)
         return

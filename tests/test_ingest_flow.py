@@ -1,0 +1,130 @@
+"""The whole pipeline as users run it: Prefect flow (real server) -> Spark -> COPY -> dbt build."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from flows.ingest import ingest_flow
+from tests.csvdata import BAD_ROWS, good_rows, write_csv
+from tests.prefect_fixtures import prefect_server  # noqa: F401  (session fixture)
+from trips_warehouse.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pipeline_env(settings, monkeypatch, prefect_server):  # noqa: F811
+    monkeypatch.setenv("TRIPS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRIPS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRIPS_SPARK_MASTER", "local[2]")
+    monkeypatch.setenv("TRIPS_MAX_RECORDS_PER_FILE", "20")
+    return settings
+
+
+def counts(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "select (select count(*) from raw.trips), (select count(*) from raw.trips_rejected),"
+            " (select count(*) from marts.fct_trips),"
+            " (select coalesce(sum(trip_count), 0) from marts.trip_groups)"
+        ).fetchone()
+    return dict(zip(["raw", "rejected", "fct", "grouped"], row, strict=True))
+
+
+def test_ingest_reconciles_and_reingest_changes_nothing(pipeline_env, tmp_path):
+    url = pipeline_env.database_url
+    rows = good_rows(50) + good_rows(30, region="Turin", datasource="cheap_mobile", day=9)
+    path = write_csv(tmp_path / "in" / "trips.csv", rows + list(BAD_ROWS.values()), crlf=True)
+
+    state = ingest_flow([str(path)], return_state=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary.rows_read, summary.rows_rejected, summary.rows_loaded) == (85, 5, 80)
+    assert summary.rows_read == summary.rows_loaded + summary.rows_rejected
+    assert summary.models_built > 5 and summary.tests_passed > 20 and summary.tests_failed == 0
+    assert "rows read 85, rejected 5, loaded 80" in state.message
+    assert counts(url) == {"raw": 80, "rejected": 5, "fct": 80, "grouped": 80}
+    with psycopg.connect(url) as conn:
+        run = conn.execute(
+            "select status, rows_read, rows_rejected, rows_loaded, models_built, tests_failed "
+            "from raw.ingestion_runs"
+        ).fetchall()
+        reasons = conn.execute(
+            "select rejection_reason, count(*) from raw.trips_rejected group by 1"
+        ).fetchall()
+    assert run == [("completed", 85, 5, 80, summary.models_built, 0)]
+    assert sum(n for _, n in reasons) == 5
+
+    # the same content again (under another name too): nothing new anywhere
+    again = write_csv(tmp_path / "in" / "copy.csv", rows + list(BAD_ROWS.values()), crlf=True)
+    state = ingest_flow([str(tmp_path / "in")], return_state=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    assert (summary.files, summary.files_skipped, summary.rows_loaded) == (2, 2, 0)
+    assert again.exists() and counts(url) == {"raw": 80, "rejected": 5, "fct": 80, "grouped": 80}
+
+    # a new file is added incrementally
+    more = write_csv(tmp_path / "more.csv", good_rows(7, day=20))
+    state = ingest_flow([str(more)], return_state=True)
+    assert state.is_completed(), state.message
+    assert counts(url) == {"raw": 87, "rejected": 5, "fct": 87, "grouped": 87}
+
+
+def test_refused_file_fails_the_run_but_loads_the_rest(pipeline_env, tmp_path):
+    good = write_csv(tmp_path / "good.csv", good_rows(10))
+    wrong = write_csv(tmp_path / "wrong.csv", good_rows(3), header=("a", "b", "c", "d", "e"))
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    state = ingest_flow([str(good), str(wrong), str(empty)], run_dbt=False, return_state=True)
+    assert state.is_failed()
+    assert "2 file(s) refused" in state.message
+    assert "wrong header" in state.message and "file is empty" in state.message
+    with psycopg.connect(pipeline_env.database_url) as conn:
+        statuses = dict(conn.execute("select file_path, status from raw.ingestions").fetchall())
+        loaded = conn.execute("select count(*) from raw.trips").fetchone()[0]
+        run_status = conn.execute("select status, error from raw.ingestion_runs").fetchone()
+    assert statuses == {str(good): "loaded", str(wrong): "refused", str(empty): "refused"}
+    assert loaded == 10
+    assert run_status[0] == "failed" and "refused" in run_status[1]
+
+
+def test_failing_dbt_test_fails_the_flow(pipeline_env, tmp_path):
+    first = write_csv(tmp_path / "a.csv", good_rows(5))
+    assert ingest_flow([str(first)], return_state=True).is_completed()
+    with psycopg.connect(pipeline_env.database_url) as conn:
+        # a datasource that is only whitespace slips past no parser here: dbt must catch it
+        conn.execute(
+            "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon, "
+            "destination_lat, trip_datetime, datasource, source_file_hash, batch_id) "
+            "select trip_id || '-dup', region, origin_lon, origin_lat, destination_lon, "
+            "destination_lat, trip_datetime, '', source_file_hash, batch_id "
+            "from raw.trips limit 1"
+        )
+    second = write_csv(tmp_path / "b.csv", good_rows(5, day=2))
+    state = ingest_flow([str(second)], return_state=True)
+    assert state.is_failed()
+    assert "DbtBuildFailed" in state.message or "dbt build" in state.message
+    assert "stg_trips__trips" in state.message
+
+
+def test_cli_ingest_on_embedded_postgres(tmp_path, monkeypatch, prefect_server):  # noqa: F811
+    from trips_warehouse.config import load_settings
+    from trips_warehouse.db import resolve_database_url, stop_embedded_server
+
+    monkeypatch.delenv("TRIPS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("TRIPS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TRIPS_SPARK_MASTER", "local[2]")
+    path = write_csv(
+        tmp_path / "t.csv.gz", good_rows(12) + [BAD_ROWS["bad timestamp"]], compress=True
+    )
+    try:
+        result = CliRunner().invoke(main, ["ingest", str(path), "--no-server"])
+        assert result.exit_code == 0, result.output
+        assert "rows read    13" in result.output and "loaded       12" in result.output
+        url = resolve_database_url(load_settings())
+        assert "host=" in url and str(tmp_path) in url  # the project-local unix socket
+        assert counts(url) == {"raw": 12, "rejected": 1, "fct": 12, "grouped": 12}
+    finally:
+        stop_embedded_server(load_settings())

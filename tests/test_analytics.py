@@ -387,5 +387,14 @@ def test_analytics_marts_have_their_indexes(conn) -> None:
         assert f"agg_weekly_trips_by_{table}__key_idx" in names
 
 
-def test_settings_path_is_project_analyses() -> None:
+def test_analyses_dir_is_the_dbt_projects() -> None:
     assert Path(__file__).resolve().parents[1] / "dbt_project/analyses" == analytics.ANALYSES_DIR
+
+
+def test_sql_function_refuses_unknown_match(conn) -> None:
+    # Superset / psql users call the function directly: a typo must not read as zero trips
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="match_on must be"):
+        conn.execute(
+            "select * from marts.weekly_trip_counts_bbox(7.6, 45.0, 7.7, 45.1, null, null, %s)",
+            ("Origin",),
+        )

@@ -28,7 +28,7 @@ top_regions as (
     select
         region,
         trip_count,
-        row_number() over (order by trip_count desc, region) as region_rank
+        row_number() over (order by trip_count desc, region asc) as region_rank
     from region_counts
     order by region_rank
     limit 2

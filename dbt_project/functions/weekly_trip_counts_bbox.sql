@@ -302,6 +302,15 @@ weeks as (
         generate_series(
             period.first_week, period.last_week, interval '1 week'
         ) as week_start
+    where
+        -- an unknown match_on fails loudly (a SQL function cannot raise; a bad cast can)
+        case
+            when match_on in ('origin', 'destination', 'both') then true
+            else cast(
+                'weekly_trip_counts_bbox: match_on must be origin, destination or both, not '
+                || coalesce(match_on, 'null') as boolean
+            )
+        end
 
 ),
 

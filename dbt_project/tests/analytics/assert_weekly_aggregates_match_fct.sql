@@ -45,19 +45,31 @@ fact_weekly as (
 
 aggregate_weekly as (
 
-    select 'origin_cell' as aggregate_name, iso_week_start, sum(trip_count) as trip_count
+    select
+        'origin_cell' as aggregate_name,
+        iso_week_start,
+        sum(trip_count) as trip_count
     from by_origin_cell
     group by iso_week_start
     union all
-    select 'destination_cell', iso_week_start, sum(trip_count)
+    select
+        'destination_cell' as aggregate_name,
+        iso_week_start,
+        sum(trip_count) as trip_count
     from by_destination_cell
     group by iso_week_start
     union all
-    select 'od_cell', iso_week_start, sum(trip_count)
+    select
+        'od_cell' as aggregate_name,
+        iso_week_start,
+        sum(trip_count) as trip_count
     from by_od_cell
     group by iso_week_start
     union all
-    select 'region', iso_week_start, sum(trip_count)
+    select
+        'region' as aggregate_name,
+        iso_week_start,
+        sum(trip_count) as trip_count
     from by_region
     group by iso_week_start
 

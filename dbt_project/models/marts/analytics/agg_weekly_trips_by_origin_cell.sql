@@ -25,7 +25,7 @@ fct_trips as (
 
     select * from {{ ref('fct_trips') }}
     {% if is_incremental() %}
-    where batch_id > (select coalesce(max(max_batch_id), -1) from {{ this }})
+    where batch_id > (select coalesce(max(folded.max_batch_id), -1) from {{ this }} as folded)
     {% endif %}
 
 ),
@@ -33,7 +33,8 @@ fct_trips as (
 new_counts as (
 
     select
-        origin_cell_x, origin_cell_y,
+        origin_cell_x,
+        origin_cell_y,
         iso_week_start,
         count(*) as trip_count,
         max(batch_id) as max_batch_id
@@ -50,13 +51,14 @@ combined as (
         new_counts.origin_cell_x,
         new_counts.origin_cell_y,
         new_counts.iso_week_start,
-        new_counts.trip_count + coalesce(existing.trip_count, 0) as trip_count,
-        greatest(new_counts.max_batch_id, existing.max_batch_id) as max_batch_id
+        new_counts.trip_count + coalesce(folded.trip_count, 0) as trip_count,
+        greatest(new_counts.max_batch_id, folded.max_batch_id) as max_batch_id
     from new_counts
-    left join {{ this }} as existing
-        on new_counts.origin_cell_x = existing.origin_cell_x
-        and new_counts.origin_cell_y = existing.origin_cell_y
-        and new_counts.iso_week_start = existing.iso_week_start
+    left join {{ this }} as folded
+        on
+            new_counts.origin_cell_x = folded.origin_cell_x
+            and new_counts.origin_cell_y = folded.origin_cell_y
+            and new_counts.iso_week_start = folded.iso_week_start
 
 ),
 
@@ -73,7 +75,8 @@ combined as (
 final as (
 
     select
-        origin_cell_x, origin_cell_y,
+        origin_cell_x,
+        origin_cell_y,
         iso_week_start,
         trip_count,
         max_batch_id

@@ -23,7 +23,7 @@ fct_trips as (
 
     select * from {{ ref('fct_trips') }}
     {% if is_incremental() %}
-    where batch_id > (select coalesce(max(max_batch_id), -1) from {{ this }})
+    where batch_id > (select coalesce(max(folded.max_batch_id), -1) from {{ this }} as folded)
     {% endif %}
 
 ),
@@ -61,10 +61,10 @@ new_groups as (
 
 existing_groups as (
 
-    select existing.*
-    from {{ this }} as existing
+    select folded.*
+    from {{ this }} as folded
     inner join new_groups
-        on existing.trip_group_id = new_groups.trip_group_id
+        on folded.trip_group_id = new_groups.trip_group_id
 
 ),
 
@@ -84,9 +84,10 @@ combined as (
         greatest(new_groups.last_seen_at, existing_groups.last_seen_at) as last_seen_at,
         array(
             select distinct datasource
-            from unnest(
-                new_groups.datasources || coalesce(existing_groups.datasources, '{}'::text [])
-            ) as datasource
+            from
+                unnest(
+                    new_groups.datasources || coalesce(existing_groups.datasources, '{}'::text[])
+                ) as datasource
             order by datasource
         ) as datasources,
         greatest(new_groups.max_batch_id, existing_groups.max_batch_id) as max_batch_id

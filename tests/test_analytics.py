@@ -13,7 +13,6 @@ Box used throughout (Turin): 7.60,45.00,7.70,45.10 (closed). ISO weeks 2018-W21 
 from __future__ import annotations
 
 import json
-import os
 import random
 import uuid
 from dataclasses import replace
@@ -27,11 +26,12 @@ from click.testing import CliRunner
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
+from tests.conftest import _with_db
+from tests.test_dbt_project import add_file
 from trips_warehouse import analytics
 from trips_warehouse.cli import main
 from trips_warehouse.config import load_settings
 
-ADMIN_URL = os.environ.get("TRIPS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SELECT = None  # the whole project: the analytics marts and functions need all their parents
 BOX = analytics.BBox(7.60, 45.00, 7.70, 45.10)
 W21, W22, W23 = date(2018, 5, 21), date(2018, 5, 28), date(2018, 6, 4)
@@ -69,25 +69,6 @@ SECOND_BATCH = [
 ALL_TRIPS = FIRST_BATCH + SECOND_BATCH
 
 
-def _add_batch(conn: psycopg.Connection, file_hash: str, trips: list[tuple]) -> None:
-    conn.execute(
-        "insert into raw.ingestions (file_hash, file_path, file_size_bytes, status, rows_loaded)"
-        " values (%s, %s, 100, 'loaded', %s)",
-        (file_hash, f"/data/{file_hash}.csv", len(trips)),
-    )
-    (batch_id,) = conn.execute(
-        "insert into raw.load_batches (file_hash, table_name, batch_key, row_count)"
-        " values (%s, 'trips', '0', %s) returning batch_id",
-        (file_hash, len(trips)),
-    ).fetchone()
-    conn.cursor().executemany(
-        "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
-        " destination_lat, trip_datetime, datasource, source_file_hash, batch_id)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [(*t, file_hash, batch_id) for t in trips],
-    )
-
-
 def _rows(url: str, sql: str, params=None) -> list[dict]:
     with psycopg.connect(url) as conn:
         cur = conn.cursor(row_factory=psycopg.rows.dict_row)
@@ -95,26 +76,26 @@ def _rows(url: str, sql: str, params=None) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory):
+def warehouse(admin_url: str, tmp_path_factory: pytest.TempPathFactory):
     """A module database built in two batches; yields (url, groups after the first build)."""
     name = f"trips_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
-    url = f"{ADMIN_URL.rpartition('/')[0]}/{name}"
+    url = _with_db(admin_url, name)
     tmp = tmp_path_factory.mktemp("analytics")
     settings = replace(load_settings(), data_dir=tmp / "data", database_url=url, dbt_threads=2)
     try:
         with psycopg.connect(url) as conn:
             ensure_raw_schema(conn)
-            _add_batch(conn, "h1", FIRST_BATCH)
+            add_file(conn, "h1", FIRST_BATCH)
         dbt_build(settings, url, select=SELECT, target_path=tmp / "target")
         first_groups = _rows(url, "select * from marts.trip_groups")
         with psycopg.connect(url) as conn:
-            _add_batch(conn, "h2", SECOND_BATCH)
+            add_file(conn, "h2", SECOND_BATCH)
         dbt_build(settings, url, select=SELECT, target_path=tmp / "target")
         yield url, first_groups
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
 
 

@@ -2,11 +2,20 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['origin_cell_x','origin_cell_y','destination_cell_x','destination_cell_y', 'iso_week_start'],
+        unique_key=[
+            'origin_cell_x',
+            'origin_cell_y',
+            'destination_cell_x',
+            'destination_cell_y',
+            'iso_week_start',
+        ],
         on_schema_change='fail',
         post_hook=[
             {
-                'sql': "{{ create_index(this, 'key_idx', ['origin_cell_x', 'origin_cell_y', 'destination_cell_x', 'destination_cell_y', 'iso_week_start'], ['trip_count']) }}",
+                'sql': "{{ create_index(this, 'key_idx',"
+                    ~ " ['origin_cell_x', 'origin_cell_y',"
+                    ~ " 'destination_cell_x', 'destination_cell_y', 'iso_week_start'],"
+                    ~ " ['trip_count']) }}",
                 'transaction': false,
             },
         ],
@@ -14,7 +23,8 @@
 }}
 
 {#-
-    Weekly trip counts per (origin_cell_x, origin_cell_y, destination_cell_x, destination_cell_y): the pre-aggregate that the weekly-average functions
+    Weekly trip counts per (origin_cell_x, origin_cell_y, destination_cell_x,
+    destination_cell_y, iso_week_start): the pre-aggregate that the weekly-average functions
     read for everything strictly inside an area. Incremental on fct_trips.batch_id: a new
     ingestion adds its counts to the existing rows instead of recounting history.
 -#}

@@ -2,11 +2,17 @@
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=['region_id','region', 'iso_week_start'],
+        unique_key=[
+            'region_id',
+            'region',
+            'iso_week_start',
+        ],
         on_schema_change='fail',
         post_hook=[
             {
-                'sql': "{{ create_index(this, 'key_idx', ['region', 'region_id', 'iso_week_start'], ['trip_count']) }}",
+                'sql': "{{ create_index(this, 'key_idx',"
+                    ~ " ['region', 'region_id', 'iso_week_start'],"
+                    ~ " ['trip_count']) }}",
                 'transaction': false,
             },
         ],
@@ -14,9 +20,10 @@
 }}
 
 {#-
-    Weekly trip counts per (region_id, region): the pre-aggregate that the weekly-average functions
-    read for everything strictly inside an area. Incremental on fct_trips.batch_id: a new
-    ingestion adds its counts to the existing rows instead of recounting history.
+    Weekly trip counts per (region_id, region, iso_week_start): the pre-aggregate that the
+    weekly-average functions read for everything strictly inside an area. Incremental on
+    fct_trips.batch_id: a new ingestion adds its counts to the existing rows instead of
+    recounting history.
 -#}
 
 with

@@ -28,6 +28,8 @@ from flows.automations import FLOW_NAME
 
 REORDER_WINDOW_S = 0.25
 TERMINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+#: State types worth a line (Pending/Scheduled and heartbeats are noise for a status view).
+SHOWN_STATES = TERMINAL_STATES | {"RUNNING", "CANCELLING", "PAUSED"}
 _COUNT_ORDER = (
     "files",
     "rows_read",
@@ -57,8 +59,11 @@ def flow_run_id_of(event: Event) -> str | None:
 
 
 def is_ingestion_event(event: Event, flow_name: str = FLOW_NAME) -> bool:
+    """A stage event, or a shown state change of a run of ``flow_name``."""
     if event.event.startswith("trips.ingestion."):
         return True
+    if event.resource.get("prefect.state-type") not in SHOWN_STATES:
+        return False  # heartbeats, Pending, Scheduled
     return any(r.role == "flow" and r.name == flow_name for r in event.related)
 
 

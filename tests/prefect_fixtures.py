@@ -35,6 +35,7 @@ __all__ = [
     "http_receiver",
     "notify_settings",
     "prefect_server",
+    "prefect_server_settings",
     "smtp_receiver",
     "stand_in_ingest",
     "run_name",
@@ -94,13 +95,18 @@ class Inbox:
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prefect_server_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings whose data dir holds the session's Prefect server (``$data_dir/prefect``)."""
+    return replace(load_settings(), data_dir=tmp_path_factory.mktemp("prefect-data"))
+
+
+@pytest.fixture(scope="session")
+def prefect_server(prefect_server_settings: Settings) -> Iterator[str]:
     from prefect.context import refresh_global_settings_context
 
     from flows import server
 
-    data_dir = tmp_path_factory.mktemp("prefect-data")
-    settings = replace(load_settings(), data_dir=data_dir)
+    settings = prefect_server_settings
     saved = {k: os.environ.get(k) for k in ("PREFECT_API_URL", "PREFECT_HOME")}
     os.environ.pop("PREFECT_API_URL", None)
     # No UI in tests: the server skips copying the UI bundle on its first start.

@@ -55,8 +55,10 @@ def test_success_is_pushed_to_every_destination(applied_automations, http_receiv
     )
     assert len(started) == 2
     progress = http_receiver.inbox.wait_for(
-        lambda m: about_run(name)(m) and m.path == "/generic" and "stage" in m.body, count=6
+        lambda m: about_run(name)(m) and m.path == "/generic" and "stage" in m.body, count=6,
+        timeout=60,
     )
+    assert len(progress) == 6, [(m.path, m.subject) for m in http_receiver.inbox.items]
     assert {m.subject.rsplit(": ", 1)[1] for m in progress} == {
         f"{stage} {status}"
         for stage in ("landing", "load", "dbt_build")
@@ -112,3 +114,42 @@ def test_failed_delivery_is_logged_and_does_not_block_the_run(
     finally:
         apply(notify_settings)
         time.sleep(1)
+
+
+def test_ensure_server_reuses_the_running_server(prefect_server, prefect_server_settings,
+                                                 monkeypatch):
+    from flows.server import ensure_server, running_api_url
+
+    monkeypatch.delenv("PREFECT_API_URL")
+    assert running_api_url(prefect_server_settings) == prefect_server
+    assert ensure_server(prefect_server_settings) == prefect_server
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    assert ensure_server(replace(prefect_server_settings, data_dir=Path("/nonexistent"))) == (
+        prefect_server
+    )
+
+
+def test_cli_apply_and_list(applied_automations, notify_settings, http_receiver, smtp_receiver):
+    from click.testing import CliRunner
+
+    from trips_warehouse.cli import main
+
+    env = {
+        "TRIPS_NOTIFY_WEBHOOK_URL": notify_settings.notify_webhook_url,
+        "TRIPS_NOTIFY_SLACK_WEBHOOK_URL": notify_settings.notify_slack_webhook_url,
+        "TRIPS_NOTIFY_SMTP_HOST": notify_settings.notify_smtp_host,
+        "TRIPS_NOTIFY_SMTP_PORT": str(notify_settings.notify_smtp_port),
+        "TRIPS_NOTIFY_SMTP_TO": ",".join(notify_settings.notify_smtp_to),
+        "TRIPS_NOTIFY_ON_PROGRESS": "true",
+        "TRIPS_PREFECT_UI_URL": notify_settings.prefect_ui_url,
+    }
+    result = CliRunner().invoke(main, ["notify", "apply"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "destinations: trips-webhook, trips-slack, trips-email" in result.output
+    assert "unchanged: " in result.output and "created" not in result.output
+    listed = CliRunner().invoke(main, ["notify", "list"], env=env)
+    assert f"{NAME_PREFIX}crashed  enabled  3 destination(s)" in listed.output
+    sent = CliRunner().invoke(main, ["notify", "test"], env=env)
+    assert sent.exit_code == 0, sent.output
+    assert http_receiver.inbox.wait_for(lambda m: m.subject == "[trips] test", count=2)
+    assert smtp_receiver.inbox.wait_for(lambda m: m.subject == "[trips] test")

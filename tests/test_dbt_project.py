@@ -28,17 +28,12 @@ def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
 
 
-def add_file(conn: psycopg.Connection, file_hash: str, trips: list[tuple]) -> int:
-    """One loaded file with one batch of trips; returns the batch id."""
-    conn.execute(
-        "insert into raw.ingestions (file_hash, file_path, file_size_bytes, status, rows_loaded)"
-        " values (%s, %s, 100, 'loaded', %s)",
-        (file_hash, f"/data/{file_hash}.csv", len(trips)),
-    )
+def add_batch(conn: psycopg.Connection, file_hash: str, trips: list[tuple], key: str = "0") -> int:
+    """Commit one COPY batch of a file's trips, as the loader does; returns the batch id."""
     (batch_id,) = conn.execute(
         "insert into raw.load_batches (file_hash, table_name, batch_key, row_count)"
-        " values (%s, 'trips', '0', %s) returning batch_id",
-        (file_hash, len(trips)),
+        " values (%s, 'trips', %s, %s) returning batch_id",
+        (file_hash, key, len(trips)),
     ).fetchone()
     conn.cursor().executemany(
         "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
@@ -46,6 +41,37 @@ def add_file(conn: psycopg.Connection, file_hash: str, trips: list[tuple]) -> in
         " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [(*t, file_hash, batch_id) for t in trips],
     )
+    return batch_id
+
+
+def mark_loaded(conn: psycopg.Connection, file_hash: str) -> None:
+    """What the loader does once every batch of the file is committed and reconciled."""
+    conn.execute(
+        "update raw.ingestions set status = 'loaded', loaded_at = clock_timestamp(),"
+        " rows_loaded = (select coalesce(sum(row_count), 0) from raw.load_batches"
+        "                where file_hash = %s and table_name = 'trips')"
+        " where file_hash = %s",
+        (file_hash, file_hash),
+    )
+
+
+def add_file(
+    conn: psycopg.Connection, file_hash: str, trips: list[tuple], *, status: str = "loaded"
+) -> int:
+    """One file with one batch of trips, marked loaded unless ``status`` says otherwise (a
+    file still 'loading' has committed batches but is not visible); returns the batch id."""
+    conn.execute(
+        "insert into raw.ingestions (file_hash, file_path, file_size_bytes, status)"
+        " values (%s, %s, 100, 'loading')",
+        (file_hash, f"/data/{file_hash}.csv"),
+    )
+    batch_id = add_batch(conn, file_hash, trips)
+    if status == "loaded":
+        mark_loaded(conn, file_hash)
+    else:
+        conn.execute(
+            "update raw.ingestions set status = %s where file_hash = %s", (status, file_hash)
+        )
     return batch_id
 
 
@@ -127,11 +153,21 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     assert tod[47]["time_bucket_label"] == "23:30-23:59" and tod[47]["day_part"] == "evening"
 
     indexes = {
-        r["indexname"]
-        for r in query(raw_db, "select indexname from pg_indexes where tablename = 'fct_trips'")
+        r["indexname"]: r["indexdef"]
+        for r in query(raw_db, "select indexname, indexdef from pg_indexes "
+                               "where tablename = 'fct_trips'")
     }
     assert {"fct_trips__origin_cell_idx", "fct_trips__destination_cell_idx",
-            "fct_trips__batch_id_idx", "fct_trips__region_week_idx"} <= indexes
+            "fct_trips__loaded_at_idx", "fct_trips__region_week_idx"} <= set(indexes)
+    # covering indexes for the weekly-average boundary probes, including the other end
+    assert indexes["fct_trips__origin_cell_idx"].endswith(
+        "(origin_cell_x, origin_cell_y) INCLUDE (origin_lon, origin_lat, destination_lon,"
+        " destination_lat, iso_week_start)"
+    )
+    assert indexes["fct_trips__destination_cell_idx"].endswith(
+        "(destination_cell_x, destination_cell_y) INCLUDE (destination_lon, destination_lat,"
+        " origin_cell_x, origin_cell_y, iso_week_start)"
+    )
 
     # a second batch: the incremental run adds exactly its rows and does not reprocess the old
     # ones (an edit to an already loaded raw row is not picked up without --full-refresh)
@@ -198,3 +234,31 @@ def test_duplicate_trip_id_raises(settings: Settings, raw_db: str, target: Path)
         dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
 
     assert "unique_stg_trips__trips_trip_id" in info.value.result.failures
+
+
+def test_file_still_loading_is_invisible(settings: Settings, raw_db: str, target: Path) -> None:
+    # a killed load: one batch of h3 committed, the ledger still says 'loading'
+    partial = [
+        ("t6", "Lisbon", -9.14, 38.72, -9.13, 38.71, datetime(2018, 6, 13, 9, 0), "baba_car"),
+    ]
+    with psycopg.connect(raw_db) as conn:
+        add_file(conn, "h3", partial, status="loading")
+
+    dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
+
+    assert {r["trip_id"] for r in query(raw_db, "select trip_id from marts.fct_trips")} == {
+        "t1", "t2", "t3"
+    }
+    regions = {r["region_name"] for r in query(raw_db, "select region_name from marts.dim_regions")}
+    assert "Lisbon" not in regions  # the dimensions read the same gate
+    (h1,) = query(raw_db, "select loaded_at from raw.ingestions where file_hash = 'h1'")
+    loaded_at = {r["loaded_at"] for r in query(raw_db, "select loaded_at from marts.fct_trips")}
+    assert loaded_at == {h1["loaded_at"]}  # the file's loaded_at, not the batch commit time
+
+    with psycopg.connect(raw_db) as conn:
+        mark_loaded(conn, "h3")
+    dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
+
+    (t6,) = query(raw_db, "select * from marts.fct_trips where trip_id = 't6'")
+    assert t6["batch_id"] == 2 and t6["region_id"] == md5("Lisbon")
+    assert query(raw_db, "select count(*) as n from marts.fct_trips")[0]["n"] == 4

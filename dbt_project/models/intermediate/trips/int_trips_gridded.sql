@@ -1,7 +1,9 @@
 {#-
-    Adds the grid cells, the time-of-day bucket, the ISO week and the keys to every trip.
-    A view: fct_trips selects from it with a batch_id filter, which Postgres pushes down
-    into stg_trips__trips / raw.trips (no window functions, so nothing blocks the pushdown).
+    Adds the grid cells, the time-of-day bucket, the ISO week and the keys to every trip of a
+    completely loaded file (the gate: a file still 'loading' after a killed run is invisible).
+    loaded_at is the FILE's loaded_at, batch_loaded_at the commit time of the trip's batch.
+    A view: fct_trips selects from it with loaded_at / batch_id filters, which Postgres pushes
+    down into int_files_loaded and raw.trips (no window functions, so nothing blocks it).
 -#}
 
 with
@@ -12,10 +14,40 @@ trips as (
 
 ),
 
+loaded_files as (
+
+    select * from {{ ref('int_files_loaded') }}
+
+),
+
+visible as (
+
+    select
+        trips.trip_id,
+        trips.source_file_hash,
+        trips.batch_id,
+        trips.region,
+        trips.datasource,
+        trips.origin_lon,
+        trips.origin_lat,
+        trips.destination_lon,
+        trips.destination_lat,
+        trips.trip_date,
+        trips.trip_at,
+        trips.loaded_at as batch_loaded_at,
+        loaded_files.loaded_at
+
+    from trips
+    inner join loaded_files
+        on trips.source_file_hash = loaded_files.file_hash
+
+),
+
 gridded as (
 
     select
         trip_id,
+        source_file_hash,
         region,
         datasource,
         origin_lon,
@@ -31,9 +63,10 @@ gridded as (
         date_trunc('week', trip_at)::date as iso_week_start,
         trip_at,
         batch_id,
+        batch_loaded_at,
         loaded_at
 
-    from trips
+    from visible
 
 ),
 
@@ -51,6 +84,7 @@ keyed as (
             'destination_cell_y',
             'time_bucket',
         ]) }} as trip_group_id,
+        source_file_hash,
         region,
         datasource,
         origin_lon,
@@ -66,6 +100,7 @@ keyed as (
         iso_week_start,
         trip_at,
         batch_id,
+        batch_loaded_at,
         loaded_at
 
     from gridded

@@ -2,7 +2,7 @@ with
 
 trips as (
 
-    select * from {{ ref('stg_trips__trips') }}
+    select * from {{ ref('int_trips_gridded') }}
 
 ),
 

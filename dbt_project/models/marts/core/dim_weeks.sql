@@ -4,7 +4,7 @@ with
 
 trips as (
 
-    select * from {{ ref('stg_trips__trips') }}
+    select * from {{ ref('int_trips_gridded') }}
 
 ),
 

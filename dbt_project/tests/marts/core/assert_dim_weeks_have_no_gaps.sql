@@ -10,7 +10,7 @@ weeks as (
 
 trips as (
 
-    select * from {{ ref('stg_trips__trips') }}
+    select * from {{ ref('int_trips_gridded') }}
 
 ),
 

@@ -23,7 +23,7 @@ $trips weekly-average --bbox 14.40,50.05,14.45,50.10
 echo "== the largest groups of similar trips"
 $trips groups --limit 5
 echo
-echo "Prefect UI:     $($trips server status 2>/dev/null | grep -o 'http[^ ]*' | head -1 || true)"
+echo "Prefect UI:     $($trips server status 2>/dev/null | grep -o 'http[^ ,]*' | tail -1 || true)"
 echo "Database:       $($trips db url)"
 echo "dbt docs:       DBT_PROFILES_DIR=profiles .venv/bin/dbt docs generate --project-dir dbt_project && ... docs serve (see docs/dbt.md)"
 echo "Stop services:  $trips server stop && $trips db stop"

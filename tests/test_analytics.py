@@ -27,10 +27,10 @@ from click.testing import CliRunner
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
 from tests.conftest import _with_db
-from tests.test_dbt_project import add_file
+from tests.test_dbt_project import add_batch, add_file, mark_loaded
 from trips_warehouse import analytics
 from trips_warehouse.cli import main
-from trips_warehouse.config import load_settings
+from trips_warehouse.config import Settings, load_settings
 
 SELECT = None  # the whole project: the analytics marts and functions need all their parents
 BOX = analytics.BBox(7.60, 45.00, 7.70, 45.10)
@@ -144,7 +144,7 @@ def test_trip_group_folds_second_batch_into_existing_row(warehouse) -> None:
     assert after["datasources"] == ["cheap_mobile", "funny_car"]
     assert after["first_seen_at"] == datetime(2018, 5, 21, 8, 5)
     assert after["last_seen_at"] == datetime(2019, 5, 22, 8, 10)
-    assert after["max_batch_id"] > before["max_batch_id"]
+    assert after["max_loaded_at"] > before["max_loaded_at"]
     assert after["time_bucket"] == 16
     assert str(after["bucket_start"]) == "08:00:00" and str(after["bucket_end"]) == "08:30:00"
     assert (after["origin_cell_x"], after["origin_cell_y"]) == (765, 4505)
@@ -154,7 +154,7 @@ def test_trip_group_folds_second_batch_into_existing_row(warehouse) -> None:
     # a group the second batch did not touch keeps its first-batch row
     (untouched,) = _rows(url, "select * from marts.trip_groups where trip_group_id = %s",
                          (group_of["B"],))
-    assert untouched["max_batch_id"] == before["max_batch_id"]
+    assert untouched["max_loaded_at"] == before["max_loaded_at"]
     assert untouched["trip_count"] == 1
 
 
@@ -379,3 +379,106 @@ def test_sql_function_refuses_unknown_match(conn) -> None:
             "select * from marts.weekly_trip_counts_bbox(7.6, 45.0, 7.7, 45.1, null, null, %s)",
             ("Origin",),
         )
+
+
+# --- visibility gate and watermark after a killed load -----------------------------------------
+
+# file A: its first batch commits, then the run is killed (ledger 'loading'); file B is loaded
+# and built by a later run; A is completed (higher batch id) and built last. A's first batch
+# has a lower batch_id than everything B brought: a batch_id watermark would have skipped it.
+FILE_A_FIRST = [
+    ("a1", "Turin", 7.655, 45.055, 7.655, 45.055, datetime(2018, 5, 21, 8, 5), "funny_car"),
+    ("a2", "Turin", 7.656, 45.056, 7.656, 45.056, datetime(2018, 5, 22, 8, 20), "cheap_mobile"),
+    ("a3", "Lisbon", -9.14, 38.72, -9.13, 38.71, datetime(2018, 6, 5, 9, 0), "baba_car"),
+]
+FILE_A_REST = [
+    ("a4", "Turin", 7.655, 45.055, 7.70, 45.10, datetime(2018, 6, 6, 8, 10), "funny_car"),
+]
+FILE_B = [
+    ("b1", "Turin", 7.655, 45.055, 7.655, 45.055, datetime(2018, 5, 23, 8, 15), "funny_car"),
+    ("b2", "Prague", 14.42, 50.08, 14.43, 50.09, datetime(2018, 6, 20, 7, 10), "funny_car"),
+]
+WEEKLY_KEYS = {
+    "origin_cell": ["origin_cell_x", "origin_cell_y"],
+    "destination_cell": ["destination_cell_x", "destination_cell_y"],
+    "od_cell": ["origin_cell_x", "origin_cell_y", "destination_cell_x", "destination_cell_y"],
+    "region": ["region_id", "region"],
+}
+
+
+def _fact_derived_counts(url: str) -> dict[str, dict[tuple, int]]:
+    """What every weekly aggregate and trip_groups should hold, recounted from fct_trips."""
+    expected = {}
+    for name, keys in {**WEEKLY_KEYS, "groups": ["trip_group_id"]}.items():
+        cols = ", ".join(keys + ([] if name == "groups" else ["iso_week_start"]))
+        rows = _rows(url, f"select {cols}, count(*) as n from marts.fct_trips group by {cols}")
+        expected[name] = {tuple(v for k, v in r.items() if k != "n"): r["n"] for r in rows}
+    return expected
+
+
+def _mart_counts(url: str) -> dict[str, dict[tuple, int]]:
+    actual = {}
+    for name, keys in WEEKLY_KEYS.items():
+        cols = ", ".join([*keys, "iso_week_start"])
+        rows = _rows(url, f"select {cols}, trip_count as n from marts.agg_weekly_trips_by_{name}")
+        actual[name] = {tuple(v for k, v in r.items() if k != "n"): r["n"] for r in rows}
+    rows = _rows(url, "select trip_group_id, trip_count as n from marts.trip_groups")
+    actual["groups"] = {(r["trip_group_id"],): r["n"] for r in rows}
+    return actual
+
+
+def test_file_completed_after_killed_load_enters_every_mart_once(
+    settings: Settings, pg_url: str, tmp_path: Path
+) -> None:
+    target = tmp_path / "target"
+    with psycopg.connect(pg_url) as conn:
+        ensure_raw_schema(conn)
+        add_file(conn, "hA", FILE_A_FIRST, status="loading")
+    with psycopg.connect(pg_url) as conn:
+        add_file(conn, "hB", FILE_B)
+    dbt_build(settings, pg_url, select=SELECT, target_path=target)
+
+    fact = {r["trip_id"] for r in _rows(pg_url, "select trip_id from marts.fct_trips")}
+    assert fact == {"b1", "b2"}  # A's committed batch is not visible while A is loading
+    assert _mart_counts(pg_url) == _fact_derived_counts(pg_url)
+    assert sum(_mart_counts(pg_url)["groups"].values()) == 2
+    assert not _rows(pg_url, "select 1 from marts.dim_regions where region_name = 'Lisbon'")
+
+    with psycopg.connect(pg_url) as conn:
+        add_batch(conn, "hA", FILE_A_REST, key="1")
+        mark_loaded(conn, "hA")
+    dbt_build(settings, pg_url, select=SELECT, target_path=target)
+
+    fact_rows = _rows(pg_url, "select trip_id, batch_id, loaded_at from marts.fct_trips")
+    assert sorted(r["trip_id"] for r in fact_rows) == ["a1", "a2", "a3", "a4", "b1", "b2"]
+    batch_of = {r["trip_id"]: r["batch_id"] for r in fact_rows}
+    assert batch_of["a1"] < batch_of["b1"] < batch_of["a4"]  # below the old max batch, still in
+    (a_loaded,) = _rows(pg_url, "select loaded_at from raw.ingestions where file_hash = 'hA'")
+    assert {r["loaded_at"] for r in fact_rows if r["trip_id"].startswith("a")} == {
+        a_loaded["loaded_at"]
+    }
+
+    marts, expected = _mart_counts(pg_url), _fact_derived_counts(pg_url)
+    assert marts == expected  # every aggregate holds all of A exactly once
+    for name in [*WEEKLY_KEYS, "groups"]:
+        assert sum(marts[name].values()) == 6, name
+    (group,) = _rows(
+        pg_url,
+        "select g.trip_count, g.datasources, g.max_loaded_at from marts.trip_groups as g "
+        "join marts.fct_trips as f using (trip_group_id) where f.trip_id = 'a1'",
+    )
+    # a1, a2 and b1: same region, cells and 08:00-08:30 bucket; B's row was folded, then A's
+    assert group["trip_count"] == 3
+    assert group["datasources"] == ["cheap_mobile", "funny_car"]
+    assert group["max_loaded_at"] == a_loaded["loaded_at"]
+    (region_week,) = _rows(
+        pg_url,
+        "select trip_count from marts.agg_weekly_trips_by_region "
+        "where region = 'Turin' and iso_week_start = %s",
+        (W21,),
+    )
+    assert region_week["trip_count"] == 3  # a1, a2, b1
+
+    # a third build with nothing new changes nothing
+    dbt_build(settings, pg_url, select=SELECT, target_path=target)
+    assert _mart_counts(pg_url) == marts

@@ -1,94 +1,33 @@
+{#-
+    Weekly trip counts per (region, ISO week): a pre-aggregate the weekly-average functions
+    read for everything strictly inside an area. Incremental on fct_trips.loaded_at (see the
+    weekly_count_aggregate macro): a new ingestion adds its counts to the existing rows.
+-#}
+
+{% set keys = [
+    'region_id',
+    'region',
+    'iso_week_start',
+] %}
+{% set index_columns = [
+    'region',
+    'region_id',
+    'iso_week_start',
+] %}
+
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
-        unique_key=[
-            'region_id',
-            'region',
-            'iso_week_start',
-        ],
+        unique_key=keys,
         on_schema_change='fail',
         post_hook=[
             {
-                'sql': "{{ create_index(this, 'key_idx',"
-                    ~ " ['region', 'region_id', 'iso_week_start'],"
-                    ~ " ['trip_count']) }}",
+                'sql': "{{ create_index(this, 'key_idx', " ~ index_columns ~ ", ['trip_count']) }}",
                 'transaction': false,
             },
         ],
     )
 }}
 
-{#-
-    Weekly trip counts per (region_id, region, iso_week_start): the pre-aggregate that the
-    weekly-average functions read for everything strictly inside an area. Incremental on
-    fct_trips.batch_id: a new ingestion adds its counts to the existing rows instead of
-    recounting history.
--#}
-
-with
-
-fct_trips as (
-
-    select * from {{ ref('fct_trips') }}
-    {% if is_incremental() %}
-    where batch_id > (select coalesce(max(folded.max_batch_id), -1) from {{ this }} as folded)
-    {% endif %}
-
-),
-
-new_counts as (
-
-    select
-        region_id,
-        region,
-        iso_week_start,
-        count(*) as trip_count,
-        max(batch_id) as max_batch_id
-    from fct_trips
-    group by region_id, region, iso_week_start
-
-),
-
-{% if is_incremental() %}
-
-combined as (
-
-    select
-        new_counts.region_id,
-        new_counts.region,
-        new_counts.iso_week_start,
-        new_counts.trip_count + coalesce(folded.trip_count, 0) as trip_count,
-        greatest(new_counts.max_batch_id, folded.max_batch_id) as max_batch_id
-    from new_counts
-    left join {{ this }} as folded
-        on
-            new_counts.region_id = folded.region_id
-            and new_counts.region = folded.region
-            and new_counts.iso_week_start = folded.iso_week_start
-
-),
-
-{% else %}
-
-combined as (
-
-    select * from new_counts
-
-),
-
-{% endif %}
-
-final as (
-
-    select
-        region_id,
-        region,
-        iso_week_start,
-        trip_count,
-        max_batch_id
-    from combined
-
-)
-
-select * from final
+{{ weekly_count_aggregate(ref('fct_trips'), keys) }}

@@ -13,8 +13,9 @@
 
 {#-
     One row per group of similar trips: same region, origin cell, destination cell and
-    time-of-day bucket. Incremental: only fct_trips rows with a batch_id above the highest
-    batch already folded in are aggregated, then combined with the existing group rows.
+    time-of-day bucket. Incremental: only fct_trips rows whose loaded_at (the loaded_at of the
+    trip's file) is above the newest one already folded in are aggregated, then combined with
+    the existing group rows.
 -#}
 
 with
@@ -23,7 +24,11 @@ fct_trips as (
 
     select * from {{ ref('fct_trips') }}
     {% if is_incremental() %}
-    where batch_id > (select coalesce(max(folded.max_batch_id), -1) from {{ this }} as folded)
+    where
+        loaded_at > (
+            select coalesce(max(folded.max_loaded_at), '-infinity'::timestamptz)
+            from {{ this }} as folded
+        )
     {% endif %}
 
 ),
@@ -43,7 +48,7 @@ new_groups as (
         min(trip_at) as first_seen_at,
         max(trip_at) as last_seen_at,
         array_agg(distinct datasource order by datasource) as datasources,
-        max(batch_id) as max_batch_id
+        max(loaded_at) as max_loaded_at
     from fct_trips
     group by
         trip_group_id,
@@ -90,7 +95,7 @@ combined as (
                 ) as datasource
             order by datasource
         ) as datasources,
-        greatest(new_groups.max_batch_id, existing_groups.max_batch_id) as max_batch_id
+        greatest(new_groups.max_loaded_at, existing_groups.max_loaded_at) as max_loaded_at
     from new_groups
     left join existing_groups
         on new_groups.trip_group_id = existing_groups.trip_group_id
@@ -145,7 +150,7 @@ final as (
             as bucket_end,
         trip_count,
         datasources,
-        max_batch_id,
+        max_loaded_at,
         first_seen_at,
         last_seen_at
     from combined

@@ -1,0 +1,81 @@
+{#-
+    Body of an incremental weekly pre-aggregate of fct_trips: trip counts per `keys`, folded
+    into the existing rows. The watermark is fct_trips.loaded_at (the loaded_at of the trip's
+    file): a run counts only the trips loaded after the newest max_loaded_at already folded in
+    and adds them to the matching rows (delete+insert on `keys` in the calling model).
+-#}
+{% macro weekly_count_aggregate(source_relation, keys) -%}
+    {{ return(adapter.dispatch('weekly_count_aggregate')(source_relation, keys)) }}
+{%- endmacro %}
+
+{% macro default__weekly_count_aggregate(source_relation, keys) -%}
+with
+
+fct_trips as (
+
+    select * from {{ source_relation }}
+    {% if is_incremental() -%}
+    where
+        loaded_at > (
+            select coalesce(max(folded.max_loaded_at), '-infinity'::timestamptz)
+            from {{ this }} as folded
+        )
+    {%- endif %}
+
+),
+
+new_counts as (
+
+    select
+        {% for key in keys -%}
+        {{ key }},
+        {% endfor -%}
+        count(*) as trip_count,
+        max(loaded_at) as max_loaded_at
+    from fct_trips
+    group by {{ keys | join(', ') }}
+
+),
+
+{% if is_incremental() -%}
+
+combined as (
+
+    select
+        {% for key in keys -%}
+        new_counts.{{ key }},
+        {% endfor -%}
+        new_counts.trip_count + coalesce(folded.trip_count, 0) as trip_count,
+        greatest(new_counts.max_loaded_at, folded.max_loaded_at) as max_loaded_at
+    from new_counts
+    left join {{ this }} as folded
+        on
+            {% for key in keys -%}
+            {% if not loop.first %}and {% endif %}new_counts.{{ key }} = folded.{{ key }}
+            {% endfor %}
+),
+
+{%- else -%}
+
+combined as (
+
+    select * from new_counts
+
+),
+
+{%- endif %}
+
+final as (
+
+    select
+        {% for key in keys -%}
+        {{ key }},
+        {% endfor -%}
+        trip_count,
+        max_loaded_at
+    from combined
+
+)
+
+select * from final
+{%- endmacro %}

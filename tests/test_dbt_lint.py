@@ -11,12 +11,12 @@ from flows.dbt_build import run_dbt
 from trips_warehouse.config import PROJECT_ROOT, Settings
 from trips_warehouse.db import ConnectionParams
 
-# The SQL this team owns; models/marts/analytics and tests/analytics are linted by their owner.
+# All the project's SQL: every model, singular test and analysis. (dbt_project/functions is
+# not linted: sqlfluff's dbt templater does not know dbt 1.11 functions and skips them.)
 LINTED = [
-    "dbt_project/models/staging",
-    "dbt_project/models/intermediate",
-    "dbt_project/models/marts/core",
-    "dbt_project/tests/marts",
+    "dbt_project/models",
+    "dbt_project/tests",
+    "dbt_project/analyses",
 ]
 
 

@@ -16,9 +16,10 @@ import pytest
 from extract_load.ledger import ensure_raw_schema
 from flows.ingest import ingest_flow
 from tests.csvdata import BAD_ROWS, good_rows, write_csv
-from tests.prefect_fixtures import *  # noqa: F403 (fixtures and helpers)
 from tests.prefect_fixtures import Received, about_run, run_name
 from trips_warehouse.config import PROJECT_ROOT
+
+pytest_plugins = ["tests.prefect_fixtures"]  # the session fixtures, registered once
 
 pytestmark = pytest.mark.slow
 

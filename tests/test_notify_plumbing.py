@@ -13,7 +13,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from flows.automations import NAME_PREFIX, apply
-from tests.prefect_fixtures import *  # noqa: F403 (fixtures and helpers)
 from tests.prefect_fixtures import (
     about_run,
     closed_port,
@@ -21,6 +20,8 @@ from tests.prefect_fixtures import (
     run_name,
     stand_in_ingest,
 )
+
+pytest_plugins = ["tests.prefect_fixtures"]  # the session fixtures, registered once
 
 
 def test_apply_is_idempotent(applied_automations, notify_settings):

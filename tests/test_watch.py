@@ -15,9 +15,10 @@ from prefect.events.schemas.events import Event
 
 from flows.watch import format_event, is_ingestion_event, is_terminal
 from tests.csvdata import good_rows, write_csv
-from tests.prefect_fixtures import *  # noqa: F403 (fixtures and helpers)
 from tests.prefect_fixtures import run_name, stand_in_ingest
 from trips_warehouse.config import PROJECT_ROOT
+
+pytest_plugins = ["tests.prefect_fixtures"]  # the session fixtures, registered once
 
 EXPECTED = [
     "Running",

@@ -25,5 +25,5 @@ $trips groups --limit 5
 echo
 echo "Prefect UI:     $($trips server status 2>/dev/null | grep -o 'http[^ ,]*' | tail -1 || true)"
 echo "Database:       $($trips db url)"
-echo "dbt docs:       DBT_PROFILES_DIR=profiles .venv/bin/dbt docs generate --project-dir dbt_project && ... docs serve (see docs/dbt.md)"
+echo "dbt docs:       $trips dbt docs generate && $trips dbt docs serve --port 8080"
 echo "Stop services:  $trips server stop && $trips db stop"

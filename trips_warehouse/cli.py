@@ -26,11 +26,16 @@ def _register_all() -> None:
     from flows.ingest_cli import register as register_ingest
     from trips_warehouse.analytics_cli import register as register_analytics
     from trips_warehouse.db_cli import register as register_db
+    from trips_warehouse.dbt_cli import register as register_dbt
 
     for register in (
-        register_extract_load, register_ingest, register_flows, register_analytics, register_db
+        register_extract_load, register_ingest, register_flows, register_analytics, register_db,
+        register_dbt,
     ):
         register(main)
 
 
 _register_all()
+
+if __name__ == "__main__":  # pragma: no cover - `python -m trips_warehouse.cli`
+    main()

@@ -73,6 +73,7 @@ def load_settings() -> Settings:
         notify_smtp_port=int(_env("TRIPS_NOTIFY_SMTP_PORT", "25")),
         notify_smtp_from=_env("TRIPS_NOTIFY_SMTP_FROM", "trips-warehouse@localhost"),
         notify_smtp_to=tuple(a.strip() for a in smtp_to.split(",") if a.strip()),
-        notify_on_progress=_env("TRIPS_NOTIFY_ON_PROGRESS", "false").lower() in {"1", "true", "yes"},
+        notify_on_progress=_env("TRIPS_NOTIFY_ON_PROGRESS", "false").lower()
+        in {"1", "true", "yes"},
         prefect_ui_url=_env("TRIPS_PREFECT_UI_URL"),
     )

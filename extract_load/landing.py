@@ -49,7 +49,9 @@ def count_rows(folder: Path) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in parquet_files(folder))
 
 
-def landed_paths(landing_root: Path, quarantine_root: Path, source: SourceFile) -> tuple[Path, Path]:
+def landed_paths(
+    landing_root: Path, quarantine_root: Path, source: SourceFile
+) -> tuple[Path, Path]:
     name = f"source_hash={source.sha256}"
     return landing_root / name, quarantine_root / name
 

@@ -79,9 +79,11 @@ def copy_parquet_file(
         with conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for record_batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(mapping)):
                 n = record_batch.num_rows
-                chunk = pa.Table.from_batches([record_batch]).append_column(
-                    "source_file_hash", pa.array([source_hash] * n, pa.string())
-                ).append_column("batch_id", pa.array([batch_id] * n, pa.int64()))
+                chunk = (
+                    pa.Table.from_batches([record_batch])
+                    .append_column("source_file_hash", pa.array([source_hash] * n, pa.string()))
+                    .append_column("batch_id", pa.array([batch_id] * n, pa.int64()))
+                )
                 copy.write(_csv_bytes(chunk))
     return rows
 
@@ -124,7 +126,9 @@ def load_landed(
     return LoadResult(loaded[TRIPS_TABLE], loaded[REJECTED_TABLE], done, skipped)
 
 
-def loaded_row_count(conn: psycopg.Connection, source_hash: str, table: str, raw: str = "raw") -> int:
+def loaded_row_count(
+    conn: psycopg.Connection, source_hash: str, table: str, raw: str = "raw"
+) -> int:
     """Rows of one source in one raw table, according to the committed batches."""
     row = conn.execute(
         f"select coalesce(sum(row_count), 0) from {raw}.load_batches "

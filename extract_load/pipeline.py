@@ -1,9 +1,9 @@
 """Per-file ingestion service: hash -> ledger check -> land -> load -> mark loaded.
 
 Plain functions over a Spark session and a psycopg connection; the Prefect flow in
-``flows/ingest.py`` only sequences them. The ledger (``raw.ingestions``) gates what dbt sees:
-staging reads only rows of files whose status is ``loaded``, so a half-loaded file is invisible
-until a re-run completes it.
+``flows/ingest.py`` only sequences them. The ledger (``raw.ingestions``) gates what the marts
+see: dbt's intermediate layer (``int_files_loaded``) keeps only rows of files whose status is
+``loaded``, so a half-loaded file is invisible until a re-run completes it.
 """
 
 from __future__ import annotations

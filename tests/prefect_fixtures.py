@@ -1,6 +1,6 @@
 """Session fixtures for the notification tests: a real Prefect server and loopback receivers.
 
-Import the fixtures you need into a test module (``from tests.prefect_fixtures import ...``).
+Registered for every test module by ``tests/conftest.py`` (``pytest_plugins``).
 
 * ``prefect_server``: ``python -m flows.server`` (the same launcher as ``trips server start``) on
   a free loopback port with PREFECT_HOME and SQLite in a tmp dir; PREFECT_API_URL is set for this

@@ -8,14 +8,13 @@ from click.testing import CliRunner
 
 from flows.ingest import ingest_flow
 from tests.csvdata import BAD_ROWS, good_rows, write_csv
-from tests.prefect_fixtures import prefect_server  # noqa: F401  (session fixture)
 from trips_warehouse.cli import main
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def pipeline_env(settings, monkeypatch, prefect_server):  # noqa: F811
+def pipeline_env(settings, monkeypatch, prefect_server):
     monkeypatch.setenv("TRIPS_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TRIPS_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("TRIPS_SPARK_MASTER", "local[2]")
@@ -109,7 +108,7 @@ def test_failing_dbt_test_fails_the_flow(pipeline_env, tmp_path):
     assert "stg_trips__trips" in state.message
 
 
-def test_cli_ingest_on_embedded_postgres(tmp_path, monkeypatch, prefect_server):  # noqa: F811
+def test_cli_ingest_on_embedded_postgres(tmp_path, monkeypatch, prefect_server):
     from trips_warehouse.config import load_settings
     from trips_warehouse.db import resolve_database_url, stop_embedded_server
 

@@ -19,8 +19,6 @@ from tests.csvdata import BAD_ROWS, good_rows, write_csv
 from tests.prefect_fixtures import Received, about_run, run_name
 from trips_warehouse.config import PROJECT_ROOT
 
-pytest_plugins = ["tests.prefect_fixtures"]  # the session fixtures, registered once
-
 pytestmark = pytest.mark.slow
 
 

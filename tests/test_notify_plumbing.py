@@ -21,8 +21,6 @@ from tests.prefect_fixtures import (
     stand_in_ingest,
 )
 
-pytest_plugins = ["tests.prefect_fixtures"]  # the session fixtures, registered once
-
 
 def test_apply_is_idempotent(applied_automations, notify_settings):
     assert sorted(applied_automations.blocks) == ["trips-email", "trips-slack", "trips-webhook"]

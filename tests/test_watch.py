@@ -18,8 +18,6 @@ from tests.csvdata import good_rows, write_csv
 from tests.prefect_fixtures import run_name, stand_in_ingest
 from trips_warehouse.config import PROJECT_ROOT
 
-pytest_plugins = ["tests.prefect_fixtures"]  # the session fixtures, registered once
-
 EXPECTED = [
     "Running",
     "landing started",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,9 +27,10 @@ from extract_load.sources import expand_paths
 from extract_load.spark import build_spark_session
 from flows.events import emit_stage
 from trips_warehouse.config import Settings, load_settings
-from trips_warehouse.db import resolve_database_url
+from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
 
 PIPELINE_LOCK = "trips.ingest"
+MARTS_SCHEMA = "marts"
 
 
 class IngestError(RuntimeError):
@@ -36,21 +38,19 @@ class IngestError(RuntimeError):
 
 
 @dataclass
-class IngestSummary:
-    run_id: str
-    files: int = 0
-    files_loaded: int = 0
-    files_skipped: int = 0
-    files_refused: int = 0
-    rows_read: int = 0
-    rows_rejected: int = 0
-    rows_loaded: int = 0
+class IngestSummary(pipeline.Totals):
+    """The file and row counts of :class:`pipeline.Totals`, plus dbt counts and timings."""
+
+    run_id: str = ""
     models_built: int = 0
     tests_passed: int = 0
     tests_failed: int = 0
     duration_s: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    refused: list[str] = field(default_factory=list)
+
+    @property
+    def refused(self) -> list[str]:
+        return [f"{o.path}: {o.message}" for o in self.outcomes if o.status == "refused"]
 
     def message(self) -> str:
         return (
@@ -63,7 +63,7 @@ class IngestSummary:
 
     def counts(self) -> dict:
         data = asdict(self)
-        data.pop("refused")
+        data.pop("outcomes")
         return data
 
 
@@ -140,87 +140,75 @@ def _ledger_counts(summary: IngestSummary) -> dict:
     return {"files_total": summary.files, **{k: getattr(summary, k) for k in keys}}
 
 
+@contextmanager
+def _stage(summary: IngestSummary, name: str, **started_payload):
+    """Time a stage and emit its started / completed (with the counts put in the yielded dict)
+    or failed (with the error) event."""
+    t0 = time.monotonic()
+    emit_stage(name, "started", **started_payload)
+    counts: dict = {}
+    try:
+        yield counts
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        emit_stage(name, "failed", error=error, duration_s=time.monotonic() - t0)
+        raise
+    summary.stage_seconds[name] = time.monotonic() - t0
+    emit_stage(name, "completed", duration_s=summary.stage_seconds[name], **counts)
+
+
 def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) -> None:
     logger = get_run_logger()
     run_id = summary.run_id
     files = expand_paths(paths)
-    totals = pipeline.Totals()
 
     # landing (Spark): hash, check and land every file not loaded yet
-    t0 = time.monotonic()
-    emit_stage("landing", "started", files=len(files))
-    landed = []
-    spark = None
-    for path in files:
-        source, outcome = pipeline.prepare(conn, path, settings, run_id)
-        if outcome is not None:
-            logger.warning("%s: %s %s", path, outcome.status, outcome.message)
-            totals.add(outcome)
-            continue
-        if spark is None:
-            spark = build_spark_session(
-                settings.spark_master,
-                driver_memory=settings.spark_driver_memory,
-                java_wrapper_dir=settings.data_dir / "java",
-            )
-        landed.append(land_task(conn, spark, source, settings, run_id))
-    summary.stage_seconds["landing"] = time.monotonic() - t0
-    emit_stage(
-        "landing",
-        "completed",
-        files=len(landed),
-        rows_read=sum(x.rows_read for x in landed),
-        rows_rejected=sum(x.rows_rejected for x in landed),
-        duration_s=summary.stage_seconds["landing"],
-    )
+    with _stage(summary, "landing", files=len(files)) as counts:
+        landed = []
+        spark = None
+        for path in files:
+            source, outcome = pipeline.prepare(conn, path, settings, run_id)
+            if outcome is not None:
+                logger.warning("%s: %s %s", path, outcome.status, outcome.message)
+                summary.add(outcome)
+                continue
+            if spark is None:
+                spark = build_spark_session(
+                    settings.spark_master,
+                    driver_memory=settings.spark_driver_memory,
+                    java_wrapper_dir=settings.data_dir / "java",
+                )
+            landed.append(land_task(conn, spark, source, settings, run_id))
+        counts.update(
+            files=len(landed),
+            rows_read=sum(x.rows_read for x in landed),
+            rows_rejected=sum(x.rows_rejected for x in landed),
+        )
 
     # load (COPY)
-    t0 = time.monotonic()
-    emit_stage("load", "started", files=len(landed))
-    for landing in landed:
-        totals.add(load_task(conn, landing, settings, run_id))
-    summary.stage_seconds["load"] = time.monotonic() - t0
-    for name in (
-        "files",
-        "files_loaded",
-        "files_skipped",
-        "files_refused",
-        "rows_read",
-        "rows_rejected",
-        "rows_loaded",
-    ):
-        setattr(summary, name, getattr(totals, name))
-    summary.refused = [f"{o.path}: {o.message}" for o in totals.outcomes if o.status == "refused"]
-    emit_stage(
-        "load",
-        "completed",
-        files=totals.files_loaded,
-        rows_loaded=totals.rows_loaded,
-        rows_rejected=totals.rows_rejected,
-        duration_s=summary.stage_seconds["load"],
-    )
+    with _stage(summary, "load", files=len(landed)) as counts:
+        for landing in landed:
+            summary.add(load_task(conn, landing, settings, run_id))
+        counts.update(
+            files=summary.files_loaded,
+            rows_loaded=summary.rows_loaded,
+            rows_rejected=summary.rows_rejected,
+        )
 
     # dbt build (fails the flow on any model or test failure)
     if run_dbt:
-        t0 = time.monotonic()
-        emit_stage("dbt_build", "started")
-        try:
+        with _stage(summary, "dbt_build") as counts:
             result = _dbt_build(settings, database_url)
-        except Exception as exc:
-            emit_stage("dbt_build", "failed", error=str(exc), duration_s=time.monotonic() - t0)
-            raise
-        summary.models_built = result.models_built
-        summary.tests_passed = result.tests_passed
-        summary.tests_failed = result.tests_failed
-        summary.stage_seconds["dbt_build"] = time.monotonic() - t0
-        emit_stage(
-            "dbt_build",
-            "completed",
-            models_built=result.models_built,
-            tests_passed=result.tests_passed,
-            tests_failed=result.tests_failed,
-            duration_s=summary.stage_seconds["dbt_build"],
-        )
+            # statistics + visibility map for the marts' index-only scans (see db.py)
+            vacuum_analyze_schema(database_url, MARTS_SCHEMA)
+            summary.models_built = result.models_built
+            summary.tests_passed = result.tests_passed
+            summary.tests_failed = result.tests_failed
+            counts.update(
+                models_built=result.models_built,
+                tests_passed=result.tests_passed,
+                tests_failed=result.tests_failed,
+            )
     summary.duration_s = time.monotonic() - started
     if summary.refused:
         raise IngestError(

@@ -13,10 +13,8 @@ from prefect.testing.utilities import prefect_test_harness
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import DbtBuildFailed, DbtRunResult, dbt_build
+from tests.test_dbt_project import CORE, OTHERS
 from trips_warehouse.config import Settings
-
-CORE = ["path:models/staging", "path:models/intermediate", "path:models/marts/core"]
-OTHERS = ["path:models/marts/analytics"]
 
 
 @pytest.fixture(scope="module")

@@ -1,20 +1,25 @@
-{#- Every ISO week from the first to the last trip, including weeks without trips. -#}
+{#-
+    Every ISO week from the first to the last trip, including weeks without trips. Read from
+    the incremental weekly region aggregate (a few rows per week), not from the trips: this
+    table is rebuilt on every run, and a scan of the trips took 51 s of a 93 s incremental
+    build at 5M trips.
+-#}
 
 with
 
-trips as (
+region_weeks as (
 
-    select * from {{ ref('int_trips_gridded') }}
+    select * from {{ ref('agg_weekly_trips_by_region') }}
 
 ),
 
 bounds as (
 
     select
-        date_trunc('week', min(trip_at))::date as first_week_start,
-        date_trunc('week', max(trip_at))::date as last_week_start
+        min(iso_week_start) as first_week_start,
+        max(iso_week_start) as last_week_start
 
-    from trips
+    from region_weeks
 
 ),
 
@@ -34,11 +39,11 @@ weeks as (
 week_trips as (
 
     select
-        date_trunc('week', trip_at)::date as iso_week_start,
-        count(*) as trip_count
+        iso_week_start,
+        sum(trip_count) as trip_count
 
-    from trips
-    group by date_trunc('week', trip_at)::date
+    from region_weeks
+    group by iso_week_start
 
 ),
 

@@ -125,19 +125,12 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
 
 
 def _ledger_counts(summary: IngestSummary) -> dict:
-    keys = (
-        "files_loaded",
-        "files_skipped",
-        "files_refused",
-        "rows_read",
-        "rows_rejected",
-        "rows_loaded",
-        "models_built",
-        "tests_passed",
-        "tests_failed",
-        "duration_s",
-    )
-    return {"files_total": summary.files, **{k: getattr(summary, k) for k in keys}}
+    """The summary's counts as ``raw.ingestion_runs`` columns."""
+    counts = summary.counts()
+    counts["files_total"] = counts.pop("files")
+    for key in ("run_id", "stage_seconds"):
+        counts.pop(key)
+    return counts
 
 
 @contextmanager

@@ -97,8 +97,6 @@ create table if not exists {raw}.ingestion_runs (
 );
 """
 
-TERMINAL_OK = "loaded"
-
 
 def ensure_raw_schema(conn: psycopg.Connection, raw_schema: str = "raw") -> None:
     """Create the raw schema and ledger tables if missing (idempotent)."""
@@ -109,9 +107,7 @@ def ensure_raw_schema(conn: psycopg.Connection, raw_schema: str = "raw") -> None
 
 
 def get_ingestion(conn: psycopg.Connection, file_hash: str, raw: str = "raw") -> dict | None:
-    cur = conn.execute(
-        f"select * from {raw}.ingestions where file_hash = %s", (file_hash,)
-    )
+    cur = conn.execute(f"select * from {raw}.ingestions where file_hash = %s", (file_hash,))
     row = cur.fetchone()
     if row is None:
         return None
@@ -147,17 +143,6 @@ def update_ingestion(
     )
     if cur.rowcount != 1:
         raise LookupError(f"no ingestion ledger row for {file_hash}")
-
-
-def committed_batches(
-    conn: psycopg.Connection, file_hash: str, table_name: str, raw: str = "raw"
-) -> dict[str, int]:
-    rows = conn.execute(
-        f"select batch_key, row_count from {raw}.load_batches "
-        "where file_hash = %s and table_name = %s",
-        (file_hash, table_name),
-    ).fetchall()
-    return dict(rows)
 
 
 def start_run(conn: psycopg.Connection, run_id: str, *, raw: str = "raw", **fields) -> None:

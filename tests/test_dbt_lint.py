@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from flows.dbt_build import run_dbt
 from trips_warehouse.config import PROJECT_ROOT, Settings
-from trips_warehouse.db import ConnectionParams
+from trips_warehouse.dbt_cli import dbt_env
 
 # All the project's SQL: every model, singular test and analysis. (dbt_project/functions is
 # not linted: sqlfluff's dbt templater does not know dbt 1.11 functions and skips them.)
@@ -29,7 +28,7 @@ def test_dbt_parse(settings: Settings, pg_url: str, tmp_path: Path) -> None:
 
 
 def test_sqlfluff_lint(pg_url: str) -> None:
-    env = {**os.environ, **ConnectionParams.from_url(pg_url).dbt_env()}
+    env = dbt_env(pg_url)
     sqlfluff = Path(sys.executable).parent / "sqlfluff"
     proc = subprocess.run(
         [str(sqlfluff), "lint", *LINTED, "--disable-progress-bar"],

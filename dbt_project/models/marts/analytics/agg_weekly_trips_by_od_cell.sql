@@ -21,10 +21,7 @@
 
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=keys,
-        on_schema_change='fail',
         post_hook=[
             {
                 'sql': "{{ create_index(this, 'key_idx', " ~ index_columns ~ ", ['trip_count']) }}",

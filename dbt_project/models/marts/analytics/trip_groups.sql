@@ -1,9 +1,6 @@
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key='trip_group_id',
-        on_schema_change='fail',
         indexes=[
             {'columns': ['trip_group_id'], 'unique': true},
             {'columns': ['region', 'trip_count']},

@@ -212,7 +212,7 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     (t1,) = query(raw_db, "select * from marts.fct_trips where trip_id = 't1'")
     assert (t1["origin_lon"], t1["origin_cell_x"]) == (7.0, 700)
     indexes = query(raw_db, "select count(*) as n from pg_indexes where tablename = 'fct_trips'")
-    assert indexes[0]["n"] == 5  # primary key + the four post_hook indexes, recreated
+    assert indexes[0]["n"] == 9  # primary key + the eight post_hook indexes, recreated
 
 
 def test_failing_data_test_raises(settings: Settings, raw_db: str, target: Path) -> None:

@@ -1,8 +1,11 @@
 {#-
     Per-ISO-week trip counts for a closed bounding box, every week of the period included
-    (zero when no trip). Exact: cells strictly inside the box come from the weekly cell
-    aggregates; only trips in the boundary cell columns/rows are checked coordinate by
-    coordinate, through fct_trips' covering cell indexes.
+    (zero when no trip). Exact, without scanning fct_trips: for origin and destination the box
+    is tiled by the weekly aggregates of level-0 cells inside it and of finer cells along its
+    edges, and only the trips of the ~10 m cells the edges cut are checked coordinate by
+    coordinate (macro bbox_end_counts). For 'both', cells whose origin and destination cells
+    are both inside come from the (origin cell, destination cell) aggregate and the trips with
+    an end in a boundary cell are checked through fct_trips' covering cell indexes.
 -#}
 
 with
@@ -13,18 +16,34 @@ fct_trips as not materialized (
 
 ),
 
-origin_counts as not materialized (
+origin_counts_l0 as not materialized (
 
     select * from {{ ref('agg_weekly_trips_by_origin_cell') }}
 
 ),
 
-destination_counts as not materialized (
+{% for level in range(1, trip_cell_finest_level() | int + 1) %}
+origin_counts_l{{ level }} as not materialized (
+
+    select * from {{ ref('agg_weekly_trips_by_origin_cell_l' ~ level) }}
+
+),
+
+{% endfor %}
+destination_counts_l0 as not materialized (
 
     select * from {{ ref('agg_weekly_trips_by_destination_cell') }}
 
 ),
 
+{% for level in range(1, trip_cell_finest_level() | int + 1) %}
+destination_counts_l{{ level }} as not materialized (
+
+    select * from {{ ref('agg_weekly_trips_by_destination_cell_l' ~ level) }}
+
+),
+
+{% endfor %}
 od_counts as not materialized (
 
     select * from {{ ref('agg_weekly_trips_by_od_cell') }}
@@ -53,134 +72,47 @@ period as (
 
 box as (
 
-    -- the same double-precision cell size as the trip_cell() macro that built the cells
+    -- the box's cell range at every level, through the same macro that built the trips' cells
     select
-        floor(bbox_min_lon / {{ var('trip_cell_size_deg') }}::double precision)::integer
-            as cell_x0,
-        floor(bbox_max_lon / {{ var('trip_cell_size_deg') }}::double precision)::integer
-            as cell_x1,
-        floor(bbox_min_lat / {{ var('trip_cell_size_deg') }}::double precision)::integer
-            as cell_y0,
-        floor(bbox_max_lat / {{ var('trip_cell_size_deg') }}::double precision)::integer
-            as cell_y1
-
+        {% for level in range(0, trip_cell_finest_level() | int + 1) -%}
+        {{ trip_cell('bbox_min_lon', level) }} as x0_l{{ level }},
+        {{ trip_cell('bbox_max_lon', level) }} as x1_l{{ level }},
+        {{ trip_cell('bbox_min_lat', level) }} as y0_l{{ level }},
+        {{ trip_cell('bbox_max_lat', level) }} as y1_l{{ level }}{{ ',' if not loop.last }}
+        {% endfor %}
 ),
 
 boundary_cells as (
 
     select
         cell_x,
-        box.cell_y0 as cell_y
+        box.y0_l0 as cell_y
     from box
-    cross join generate_series(box.cell_x0, box.cell_x1) as cell_x
+    cross join generate_series(box.x0_l0, box.x1_l0) as cell_x
     union
     select
         cell_x,
-        box.cell_y1 as cell_y
+        box.y1_l0 as cell_y
     from box
-    cross join generate_series(box.cell_x0, box.cell_x1) as cell_x
+    cross join generate_series(box.x0_l0, box.x1_l0) as cell_x
     union
     select
-        box.cell_x0 as cell_x,
+        box.x0_l0 as cell_x,
         cell_y
     from box
-    cross join generate_series(box.cell_y0, box.cell_y1) as cell_y
+    cross join generate_series(box.y0_l0, box.y1_l0) as cell_y
     union
     select
-        box.cell_x1 as cell_x,
+        box.x1_l0 as cell_x,
         cell_y
     from box
-    cross join generate_series(box.cell_y0, box.cell_y1) as cell_y
+    cross join generate_series(box.y0_l0, box.y1_l0) as cell_y
 
 ),
 
-origin_interior as (
+{{ bbox_end_counts('origin') }}
 
-    select
-        origin_counts.iso_week_start,
-        origin_counts.trip_count
-    from origin_counts
-    cross join box
-    cross join period
-    where
-        match_on = 'origin'
-        and origin_counts.origin_cell_x > box.cell_x0
-        and origin_counts.origin_cell_x < box.cell_x1
-        and origin_counts.origin_cell_y > box.cell_y0
-        and origin_counts.origin_cell_y < box.cell_y1
-        and origin_counts.iso_week_start between period.first_week and period.last_week
-
-),
-
-origin_boundary as (
-
-    select
-        cell_trips.iso_week_start,
-        cell_trips.trip_count
-    from boundary_cells
-    cross join period
-    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
-    -- this into a join that scans fct_trips
-    cross join lateral (
-        select
-            fct_trips.iso_week_start,
-            count(*) as trip_count
-        from fct_trips
-        where
-            fct_trips.origin_cell_x = boundary_cells.cell_x
-            and fct_trips.origin_cell_y = boundary_cells.cell_y
-            and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
-            and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.iso_week_start between period.first_week and period.last_week
-        group by fct_trips.iso_week_start
-    ) as cell_trips
-    where match_on = 'origin'
-
-),
-
-destination_interior as (
-
-    select
-        destination_counts.iso_week_start,
-        destination_counts.trip_count
-    from destination_counts
-    cross join box
-    cross join period
-    where
-        match_on = 'destination'
-        and destination_counts.destination_cell_x > box.cell_x0
-        and destination_counts.destination_cell_x < box.cell_x1
-        and destination_counts.destination_cell_y > box.cell_y0
-        and destination_counts.destination_cell_y < box.cell_y1
-        and destination_counts.iso_week_start between period.first_week and period.last_week
-
-),
-
-destination_boundary as (
-
-    select
-        cell_trips.iso_week_start,
-        cell_trips.trip_count
-    from boundary_cells
-    cross join period
-    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
-    -- this into a join that scans fct_trips
-    cross join lateral (
-        select
-            fct_trips.iso_week_start,
-            count(*) as trip_count
-        from fct_trips
-        where
-            fct_trips.destination_cell_x = boundary_cells.cell_x
-            and fct_trips.destination_cell_y = boundary_cells.cell_y
-            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
-            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.iso_week_start between period.first_week and period.last_week
-        group by fct_trips.iso_week_start
-    ) as cell_trips
-    where match_on = 'destination'
-
-),
+{{ bbox_end_counts('destination') }}
 
 both_interior as (
 
@@ -193,14 +125,14 @@ both_interior as (
     cross join period
     where
         match_on = 'both'
-        and od_counts.origin_cell_x > box.cell_x0
-        and od_counts.origin_cell_x < box.cell_x1
-        and od_counts.origin_cell_y > box.cell_y0
-        and od_counts.origin_cell_y < box.cell_y1
-        and od_counts.destination_cell_x > box.cell_x0
-        and od_counts.destination_cell_x < box.cell_x1
-        and od_counts.destination_cell_y > box.cell_y0
-        and od_counts.destination_cell_y < box.cell_y1
+        and od_counts.origin_cell_x > box.x0_l0
+        and od_counts.origin_cell_x < box.x1_l0
+        and od_counts.origin_cell_y > box.y0_l0
+        and od_counts.origin_cell_y < box.y1_l0
+        and od_counts.destination_cell_x > box.x0_l0
+        and od_counts.destination_cell_x < box.x1_l0
+        and od_counts.destination_cell_y > box.y0_l0
+        and od_counts.destination_cell_y < box.y1_l0
         and od_counts.iso_week_start between period.first_week and period.last_week
 
 ),
@@ -253,10 +185,10 @@ both_destination_boundary as (
         where
             fct_trips.destination_cell_x = boundary_cells.cell_x
             and fct_trips.destination_cell_y = boundary_cells.cell_y
-            and fct_trips.origin_cell_x > box.cell_x0
-            and fct_trips.origin_cell_x < box.cell_x1
-            and fct_trips.origin_cell_y > box.cell_y0
-            and fct_trips.origin_cell_y < box.cell_y1
+            and fct_trips.origin_cell_x > box.x0_l0
+            and fct_trips.origin_cell_x < box.x1_l0
+            and fct_trips.origin_cell_y > box.y0_l0
+            and fct_trips.origin_cell_y < box.y1_l0
             and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
             and fct_trips.iso_week_start between period.first_week and period.last_week
@@ -268,13 +200,9 @@ both_destination_boundary as (
 
 matched as (
 
-    select * from origin_interior
+    select * from origin_matched
     union all
-    select * from origin_boundary
-    union all
-    select * from destination_interior
-    union all
-    select * from destination_boundary
+    select * from destination_matched
     union all
     select * from both_interior
     union all

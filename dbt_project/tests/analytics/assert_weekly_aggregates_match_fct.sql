@@ -1,6 +1,17 @@
 -- Each weekly pre-aggregate holds exactly the fact's count per week (incremental folding
 -- neither loses nor double-counts a batch). Returns the (aggregate, week) pairs that differ.
 
+{% set aggregates = [
+    'origin_cell',
+    'destination_cell',
+    'od_cell',
+    'region',
+    'origin_cell_l1',
+    'origin_cell_l2',
+    'destination_cell_l1',
+    'destination_cell_l2',
+] %}
+
 with
 
 fct_trips as (
@@ -9,30 +20,14 @@ fct_trips as (
 
 ),
 
-by_origin_cell as (
+{% for name in aggregates %}
+by_{{ name }} as (
 
-    select * from {{ ref('agg_weekly_trips_by_origin_cell') }}
-
-),
-
-by_destination_cell as (
-
-    select * from {{ ref('agg_weekly_trips_by_destination_cell') }}
+    select * from {{ ref('agg_weekly_trips_by_' ~ name) }}
 
 ),
 
-by_od_cell as (
-
-    select * from {{ ref('agg_weekly_trips_by_od_cell') }}
-
-),
-
-by_region as (
-
-    select * from {{ ref('agg_weekly_trips_by_region') }}
-
-),
-
+{% endfor %}
 fact_weekly as (
 
     select
@@ -45,41 +40,27 @@ fact_weekly as (
 
 aggregate_weekly as (
 
-    select
-        'origin_cell' as aggregate_name,
-        iso_week_start,
-        sum(trip_count) as trip_count
-    from by_origin_cell
-    group by iso_week_start
+    {% for name in aggregates -%}
+    {% if not loop.first %}
     union all
+    {% endif -%}
     select
-        'destination_cell' as aggregate_name,
+        '{{ name }}' as aggregate_name,
         iso_week_start,
         sum(trip_count) as trip_count
-    from by_destination_cell
+    from by_{{ name }}
     group by iso_week_start
-    union all
-    select
-        'od_cell' as aggregate_name,
-        iso_week_start,
-        sum(trip_count) as trip_count
-    from by_od_cell
-    group by iso_week_start
-    union all
-    select
-        'region' as aggregate_name,
-        iso_week_start,
-        sum(trip_count) as trip_count
-    from by_region
-    group by iso_week_start
+    {%- endfor %}
 
 ),
 
 aggregate_names as (
 
     select distinct aggregate_name from aggregate_weekly
+    {% for name in aggregates -%}
     union
-    select unnest(array['origin_cell', 'destination_cell', 'od_cell', 'region'])
+    select '{{ name }}' as aggregate_name
+    {% endfor %}
 
 ),
 

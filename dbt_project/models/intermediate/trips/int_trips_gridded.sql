@@ -58,6 +58,12 @@ gridded as (
         {{ trip_cell('origin_lat') }} as origin_cell_y,
         {{ trip_cell('destination_lon') }} as destination_cell_x,
         {{ trip_cell('destination_lat') }} as destination_cell_y,
+        {% for level in range(1, trip_cell_finest_level() | int + 1) -%}
+        {{ trip_cell('origin_lon', level) }} as origin_cell_l{{ level }}_x,
+        {{ trip_cell('origin_lat', level) }} as origin_cell_l{{ level }}_y,
+        {{ trip_cell('destination_lon', level) }} as destination_cell_l{{ level }}_x,
+        {{ trip_cell('destination_lat', level) }} as destination_cell_l{{ level }}_y,
+        {% endfor -%}
         {{ time_of_day_bucket('trip_at') }} as time_bucket,
         trip_date,
         date_trunc('week', trip_at)::date as iso_week_start,
@@ -95,6 +101,12 @@ keyed as (
         origin_cell_y,
         destination_cell_x,
         destination_cell_y,
+        {% for level in range(1, trip_cell_finest_level() | int + 1) -%}
+        origin_cell_l{{ level }}_x,
+        origin_cell_l{{ level }}_y,
+        destination_cell_l{{ level }}_x,
+        destination_cell_l{{ level }}_y,
+        {% endfor -%}
         time_bucket,
         trip_date,
         iso_week_start,

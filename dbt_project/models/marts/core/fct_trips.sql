@@ -36,6 +36,30 @@
                 'transaction': false,
             },
             {
+                'sql': "{{ create_index(this, 'origin_cell_l2_idx',"
+                    ~ " ['origin_cell_l2_x', 'origin_cell_l2_y'],"
+                    ~ " ['origin_lon', 'origin_lat', 'iso_week_start']) }}",
+                'transaction': false,
+            },
+            {
+                'sql': "{{ create_index(this, 'origin_cell_l2_yx_idx',"
+                    ~ " ['origin_cell_l2_y', 'origin_cell_l2_x'],"
+                    ~ " ['origin_lon', 'origin_lat', 'iso_week_start']) }}",
+                'transaction': false,
+            },
+            {
+                'sql': "{{ create_index(this, 'destination_cell_l2_idx',"
+                    ~ " ['destination_cell_l2_x', 'destination_cell_l2_y'],"
+                    ~ " ['destination_lon', 'destination_lat', 'iso_week_start']) }}",
+                'transaction': false,
+            },
+            {
+                'sql': "{{ create_index(this, 'destination_cell_l2_yx_idx',"
+                    ~ " ['destination_cell_l2_y', 'destination_cell_l2_x'],"
+                    ~ " ['destination_lon', 'destination_lat', 'iso_week_start']) }}",
+                'transaction': false,
+            },
+            {
                 'sql': "{{ create_index(this, 'loaded_at_idx', ['loaded_at']) }}",
                 'transaction': false,
             },
@@ -131,6 +155,12 @@ final as (
         trips.origin_cell_y,
         trips.destination_cell_x,
         trips.destination_cell_y,
+        {% for level in range(1, trip_cell_finest_level() | int + 1) -%}
+        trips.origin_cell_l{{ level }}_x,
+        trips.origin_cell_l{{ level }}_y,
+        trips.destination_cell_l{{ level }}_x,
+        trips.destination_cell_l{{ level }}_y,
+        {% endfor -%}
         trips.time_bucket,
         trips.trip_group_id,
         trips.trip_date,

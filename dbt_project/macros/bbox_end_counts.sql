@@ -1,0 +1,196 @@
+{#-
+    CTEs of weekly_trip_counts_bbox for one end of the trip ('origin' or 'destination'),
+    ending in `<end>_matched` (iso_week_start, trip_count): the trips whose <end> point lies
+    in the box, counted exactly without scanning fct_trips. Expects the function's arguments
+    and the CTEs `box` (the box's cell range at every level, from trip_cell), `period`,
+    `fct_trips` and `<end>_counts_l0` .. `<end>_counts_l<finest>` (the weekly aggregates).
+
+    The box is tiled by cells of decreasing size (levels nest exactly, see trip_cell):
+    - level 0: cells strictly inside the box's level-0 range (aggregate, one index range);
+    - level k >= 1: cells strictly inside the box's level-k range whose level-(k-1) parent is
+      on the level-(k-1) edge (a column or row of cells the box's edge cuts): the <= 20 edge
+      columns are read by x, the <= 20 edge rows by y (skipping the edge columns, already
+      counted); each is one index range of the level-k aggregate;
+    - what is left are the trips in the finest cells the edges cut (~10 m wide strips): their
+      coordinates are checked row by row through fct_trips' covering level-2 indexes.
+    Strictly inside at level k implies inside the box because floor is monotone, so every
+    trip is counted once: in the coarsest level where its cell is strictly inside, or in the
+    final check.
+-#}
+{% macro bbox_end_counts(end) -%}
+{%- set finest = trip_cell_finest_level() | int -%}
+{%- set lon = end ~ '_lon' -%}
+{%- set lat = end ~ '_lat' -%}
+
+{{ end }}_level0 as (
+
+    select
+        cell_counts.iso_week_start,
+        cell_counts.trip_count
+    from {{ end }}_counts_l0 as cell_counts
+    cross join box
+    cross join period
+    where
+        match_on = '{{ end }}'
+        and cell_counts.{{ end }}_cell_x > box.x0_l0
+        and cell_counts.{{ end }}_cell_x < box.x1_l0
+        and cell_counts.{{ end }}_cell_y > box.y0_l0
+        and cell_counts.{{ end }}_cell_y < box.y1_l0
+        and cell_counts.iso_week_start between period.first_week and period.last_week
+
+),
+
+{% for level in range(1, finest + 1) -%}
+{%- set parent = level - 1 -%}
+{%- set x = end ~ '_cell_l' ~ level ~ '_x' -%}
+{%- set y = end ~ '_cell_l' ~ level ~ '_y' -%}
+{{ end }}_level{{ level }}_columns as (
+
+    -- level-{{ level }} columns inside the box whose level-{{ parent }} column is an edge column
+    select edge.cell_x
+    from box
+    cross join lateral (
+        select generate_series(10 * box.x0_l{{ parent }}, 10 * box.x0_l{{ parent }} + 9) as cell_x
+        union
+        select generate_series(10 * box.x1_l{{ parent }}, 10 * box.x1_l{{ parent }} + 9) as cell_x
+    ) as edge
+    where
+        match_on = '{{ end }}'
+        and edge.cell_x > box.x0_l{{ level }}
+        and edge.cell_x < box.x1_l{{ level }}
+
+),
+
+{{ end }}_level{{ level }}_rows as (
+
+    -- level-{{ level }} rows inside the box whose level-{{ parent }} row is an edge row
+    select edge.cell_y
+    from box
+    cross join lateral (
+        select generate_series(10 * box.y0_l{{ parent }}, 10 * box.y0_l{{ parent }} + 9) as cell_y
+        union
+        select generate_series(10 * box.y1_l{{ parent }}, 10 * box.y1_l{{ parent }} + 9) as cell_y
+    ) as edge
+    where
+        match_on = '{{ end }}'
+        and edge.cell_y > box.y0_l{{ level }}
+        and edge.cell_y < box.y1_l{{ level }}
+
+),
+
+{{ end }}_level{{ level }} as (
+
+    select
+        column_counts.iso_week_start,
+        column_counts.trip_count
+    from {{ end }}_level{{ level }}_columns as edge_columns
+    cross join box
+    cross join period
+    -- one index range per column; the aggregate keeps the planner from turning the lateral
+    -- into a join that reads the whole table
+    cross join lateral (
+        select
+            cell_counts.iso_week_start,
+            sum(cell_counts.trip_count) as trip_count
+        from {{ end }}_counts_l{{ level }} as cell_counts
+        where
+            cell_counts.{{ x }} = edge_columns.cell_x
+            and cell_counts.{{ y }} > box.y0_l{{ level }}
+            and cell_counts.{{ y }} < box.y1_l{{ level }}
+            and cell_counts.iso_week_start between period.first_week and period.last_week
+        group by cell_counts.iso_week_start
+    ) as column_counts
+    union all
+    select
+        row_counts.iso_week_start,
+        row_counts.trip_count
+    from {{ end }}_level{{ level }}_rows as edge_rows
+    cross join box
+    cross join period
+    cross join lateral (
+        select
+            cell_counts.iso_week_start,
+            sum(cell_counts.trip_count) as trip_count
+        from {{ end }}_counts_l{{ level }} as cell_counts
+        where
+            cell_counts.{{ y }} = edge_rows.cell_y
+            and cell_counts.{{ x }} > box.x0_l{{ level }}
+            and cell_counts.{{ x }} < box.x1_l{{ level }}
+            -- cells of the edge columns were counted by column above
+            and cell_counts.{{ x }} not between 10 * box.x0_l{{ parent }}
+            and 10 * box.x0_l{{ parent }} + 9
+            and cell_counts.{{ x }} not between 10 * box.x1_l{{ parent }}
+            and 10 * box.x1_l{{ parent }} + 9
+            and cell_counts.iso_week_start between period.first_week and period.last_week
+        group by cell_counts.iso_week_start
+    ) as row_counts
+
+),
+
+{% endfor -%}
+{%- set x = end ~ '_cell_l' ~ finest ~ '_x' -%}
+{%- set y = end ~ '_cell_l' ~ finest ~ '_y' -%}
+{{ end }}_edge as (
+
+    -- trips in the finest cells the box's edges cut: check the coordinates
+    select
+        column_trips.iso_week_start,
+        column_trips.trip_count
+    from (
+        select distinct unnest(array[box.x0_l{{ finest }}, box.x1_l{{ finest }}]) as cell_x
+        from box
+        where match_on = '{{ end }}'
+    ) as edge_columns
+    cross join box
+    cross join period
+    cross join lateral (
+        select
+            fct_trips.iso_week_start,
+            count(*) as trip_count
+        from fct_trips
+        where
+            fct_trips.{{ x }} = edge_columns.cell_x
+            and fct_trips.{{ y }} between box.y0_l{{ finest }} and box.y1_l{{ finest }}
+            and fct_trips.{{ lon }} between bbox_min_lon and bbox_max_lon
+            and fct_trips.{{ lat }} between bbox_min_lat and bbox_max_lat
+            and fct_trips.iso_week_start between period.first_week and period.last_week
+        group by fct_trips.iso_week_start
+    ) as column_trips
+    union all
+    select
+        row_trips.iso_week_start,
+        row_trips.trip_count
+    from (
+        select distinct unnest(array[box.y0_l{{ finest }}, box.y1_l{{ finest }}]) as cell_y
+        from box
+        where match_on = '{{ end }}'
+    ) as edge_rows
+    cross join box
+    cross join period
+    cross join lateral (
+        select
+            fct_trips.iso_week_start,
+            count(*) as trip_count
+        from fct_trips
+        where
+            fct_trips.{{ y }} = edge_rows.cell_y
+            and fct_trips.{{ x }} > box.x0_l{{ finest }}
+            and fct_trips.{{ x }} < box.x1_l{{ finest }}
+            and fct_trips.{{ lon }} between bbox_min_lon and bbox_max_lon
+            and fct_trips.{{ lat }} between bbox_min_lat and bbox_max_lat
+            and fct_trips.iso_week_start between period.first_week and period.last_week
+        group by fct_trips.iso_week_start
+    ) as row_trips
+
+),
+
+{{ end }}_matched as (
+
+    {% for level in range(0, finest + 1) -%}
+    select * from {{ end }}_level{{ level }}
+    union all
+    {% endfor -%}
+    select * from {{ end }}_edge
+
+),
+{%- endmacro %}

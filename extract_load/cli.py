@@ -55,6 +55,13 @@ def _progress_bar(rows: int, quiet: bool):
     help="Fraction of rows replaced by malformed ones (bad WKT, out-of-range coordinate, "
     "bad timestamp, missing column, empty region): exactly floor(rows * FRACTION).",
 )
+@click.option(
+    "--region",
+    "regions",
+    multiple=True,
+    help="Only trips of this region (repeatable); regions keep their relative weights. "
+    "[default: all regions]",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary line.")
 def generate_command(
     rows: int,
@@ -64,6 +71,7 @@ def generate_command(
     start_date: datetime,
     weeks: int,
     bad_fraction: float,
+    regions: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Write deterministic synthetic trips in the input CSV format.
@@ -71,9 +79,18 @@ def generate_command(
     The same options and seed always give the same bytes. Rows are generated and written in
     chunks, so memory stays flat whatever --rows is.
     """
-    from extract_load.generate import generate_file, write_csv
+    from extract_load.generate import DEFAULT_SPEC, generate_file, write_csv
 
-    options = {"start": start_date.date(), "weeks": weeks, "bad_fraction": bad_fraction}
+    try:
+        spec = DEFAULT_SPEC.only(regions) if regions else DEFAULT_SPEC
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--region") from exc
+    options = {
+        "start": start_date.date(),
+        "weeks": weeks,
+        "bad_fraction": bad_fraction,
+        "spec": spec,
+    }
     with _progress_bar(rows, quiet) as bar:
         if str(out) == "-":
             result = write_csv(

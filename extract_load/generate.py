@@ -29,8 +29,8 @@ import gzip
 import io
 import math
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import BinaryIO
@@ -110,6 +110,23 @@ class Spec:
             if region.name == name:
                 return region
         raise KeyError(name)
+
+    def only(self, names: Iterable[str]) -> Spec:
+        """The same spec restricted to the named regions (their relative weights kept).
+
+        A region's trips then look exactly as they do in the full mix, at the density of a
+        file 1 / (its share) times bigger: e.g. 27M Prague-only rows put as many trips in
+        Prague as a 100M-row mixed file does.
+        """
+        wanted = list(dict.fromkeys(names))
+        known = [region.name for region in self.regions]
+        unknown = [name for name in wanted if name not in known]
+        if unknown or not wanted:
+            raise ValueError(
+                f"unknown region(s) {', '.join(unknown) or '(none given)'}; "
+                f"known: {', '.join(known)}"
+            )
+        return replace(self, regions=tuple(r for r in self.regions if r.name in wanted))
 
 
 def _hs(name: str, lon: float, lat: float, weight: float, sigma: float = 0.004) -> HotSpot:

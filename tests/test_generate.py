@@ -243,6 +243,31 @@ def test_cli_start_date_weeks_and_stdout() -> None:
     assert all(problem(row, date(2019, 1, 7), 1) is None for row in rows)
 
 
+def test_cli_region_restricts_the_mix_and_refuses_unknown_names() -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["generate", "-n", "400", "-o", "-", "--region", "Prague", "--region", "Lisbon", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result.stdout_bytes)
+    assert all(problem(row, date(2018, 5, 7), 4) is None for row in rows)
+    counts = Counter(row[0] for row in rows)
+    # both regions, in their relative weights (Prague 0.27 vs Lisbon 0.07)
+    assert set(counts) == {"Prague", "Lisbon"} and counts["Prague"] > 2 * counts["Lisbon"]
+
+    bad = runner.invoke(main, ["generate", "-n", "5", "-o", "-", "--region", "Atlantis"])
+    assert bad.exit_code == 2
+    assert "unknown region(s) Atlantis; known: Prague, Hamburg" in bad.output
+
+
+def test_only_keeps_a_regions_trips_identical_in_shape() -> None:
+    prague = DEFAULT_SPEC.only(["Prague"])
+    assert [r.name for r in prague.regions] == ["Prague"]
+    assert prague.region("Prague") is DEFAULT_SPEC.region("Prague")
+    with pytest.raises(ValueError, match="none given"):
+        DEFAULT_SPEC.only([])
+
+
 def test_cli_rejects_bad_options(tmp_path: Path) -> None:
     runner = CliRunner()
     out = str(tmp_path / "x.csv")

@@ -2,7 +2,7 @@
     CTEs of weekly_trip_counts_bbox for one end of the trip ('origin' or 'destination'),
     ending in `<end>_matched` (iso_week_start, trip_count): the trips whose <end> point lies
     in the box, counted exactly without scanning fct_trips. Expects the function's arguments
-    and the CTEs `box` (the box's cell range at every level, from trip_cell), `period`,
+    (bbox_min_lon .. bbox_max_lat) and the CTEs `box` (the box's cell range at every level, from trip_cell), `period`,
     `fct_trips` and `<end>_counts_l0` .. `<end>_counts_l<finest>` (the weekly aggregates).
 
     The box is tiled by cells of decreasing size (levels nest exactly, see trip_cell):
@@ -31,8 +31,7 @@
     cross join box
     cross join period
     where
-        match_on = '{{ end }}'
-        and cell_counts.{{ end }}_cell_x > box.x0_l0
+        cell_counts.{{ end }}_cell_x > box.x0_l0
         and cell_counts.{{ end }}_cell_x < box.x1_l0
         and cell_counts.{{ end }}_cell_y > box.y0_l0
         and cell_counts.{{ end }}_cell_y < box.y1_l0
@@ -55,8 +54,7 @@
         select generate_series(10 * box.x1_l{{ parent }}, 10 * box.x1_l{{ parent }} + 9) as cell_x
     ) as edge
     where
-        match_on = '{{ end }}'
-        and edge.cell_x > box.x0_l{{ level }}
+        edge.cell_x > box.x0_l{{ level }}
         and edge.cell_x < box.x1_l{{ level }}
 
 ),
@@ -72,8 +70,7 @@
         select generate_series(10 * box.y1_l{{ parent }}, 10 * box.y1_l{{ parent }} + 9) as cell_y
     ) as edge
     where
-        match_on = '{{ end }}'
-        and edge.cell_y > box.y0_l{{ level }}
+        edge.cell_y > box.y0_l{{ level }}
         and edge.cell_y < box.y1_l{{ level }}
 
 ),
@@ -139,7 +136,6 @@
     from (
         select distinct unnest(array[box.x0_l{{ finest }}, box.x1_l{{ finest }}]) as cell_x
         from box
-        where match_on = '{{ end }}'
     ) as edge_columns
     cross join box
     cross join period
@@ -163,7 +159,6 @@
     from (
         select distinct unnest(array[box.y0_l{{ finest }}, box.y1_l{{ finest }}]) as cell_y
         from box
-        where match_on = '{{ end }}'
     ) as edge_rows
     cross join box
     cross join period
@@ -192,5 +187,25 @@
     {% endfor -%}
     select * from {{ end }}_edge
 
+),
+{%- endmacro %}
+
+
+{#-
+    The `box` CTE of the weekly_trip_counts_bbox* functions: the box's cell range at every
+    level (x0_l<k>, x1_l<k>, y0_l<k>, y1_l<k>), computed by the same trip_cell macro that
+    built the trips' cells, which is what makes "strictly inside" exact.
+-#}
+{% macro bbox_cell_ranges() -%}
+box as (
+
+    -- the box's cell range at every level, through the same macro that built the trips' cells
+    select
+        {% for level in range(0, trip_cell_finest_level() | int + 1) -%}
+        {{ trip_cell('bbox_min_lon', level) }} as x0_l{{ level }},
+        {{ trip_cell('bbox_max_lon', level) }} as x1_l{{ level }},
+        {{ trip_cell('bbox_min_lat', level) }} as y0_l{{ level }},
+        {{ trip_cell('bbox_max_lat', level) }} as y1_l{{ level }}{{ ',' if not loop.last }}
+        {% endfor %}
 ),
 {%- endmacro %}

@@ -366,6 +366,13 @@ def test_analytics_marts_have_their_indexes(conn) -> None:
     ).fetchall()}
     for table in ("origin_cell", "destination_cell", "od_cell", "region"):
         assert f"agg_weekly_trips_by_{table}__key_idx" in names
+    # the finer levels are read by edge column (x, y, week) and by edge row (y, x, week)
+    for end in ("origin", "destination"):
+        for level in (1, 2):
+            assert f"agg_weekly_trips_by_{end}_cell_l{level}__key_idx" in names
+            assert f"agg_weekly_trips_by_{end}_cell_l{level}__yx_idx" in names
+        assert f"fct_trips__{end}_cell_l2_idx" in names
+        assert f"fct_trips__{end}_cell_l2_yx_idx" in names
 
 
 def test_analyses_dir_is_the_dbt_projects() -> None:

@@ -209,3 +209,56 @@ box as (
         {% endfor %}
 ),
 {%- endmacro %}
+
+
+{#-
+    The whole body of weekly_trip_counts_bbox_origin / _destination: per-ISO-week counts of
+    the trips whose <end> lies in the box, weeks first_week .. last_week with trips only.
+-#}
+{% macro bbox_end_weekly_counts(end) -%}
+with
+
+fct_trips as not materialized (
+
+    select * from {{ ref('fct_trips') }}
+
+),
+
+{{ end }}_counts_l0 as not materialized (
+
+    select * from {{ ref('agg_weekly_trips_by_' ~ end ~ '_cell') }}
+
+),
+
+{% for level in range(1, trip_cell_finest_level() | int + 1) %}
+{{ end }}_counts_l{{ level }} as not materialized (
+
+    select * from {{ ref('agg_weekly_trips_by_' ~ end ~ '_cell_l' ~ level) }}
+
+),
+
+{% endfor %}
+period as (
+
+    select
+        first_week,
+        last_week
+
+),
+
+{{ bbox_cell_ranges() }}
+
+{{ bbox_end_counts(end) }}
+
+final as (
+
+    select
+        iso_week_start,
+        sum(trip_count)::bigint as trip_count
+    from {{ end }}_matched
+    group by iso_week_start
+
+)
+
+select * from final
+{%- endmacro %}

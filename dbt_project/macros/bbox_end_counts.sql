@@ -1,8 +1,8 @@
 {#-
-    CTEs of weekly_trip_counts_bbox for one end of the trip ('origin' or 'destination'),
-    ending in `<end>_matched` (iso_week_start, trip_count): the trips whose <end> point lies
-    in the box, counted exactly without scanning fct_trips. Expects the function's arguments
-    (bbox_min_lon .. bbox_max_lat) and the CTEs `box` (the box's cell range at every level, from trip_cell), `period`,
+    CTEs of weekly_trip_counts_bbox_origin / _destination for one end of the trip, ending in
+    `<end>_matched` (iso_week_start, trip_count): the trips whose <end> point lies in the box,
+    counted exactly without scanning fct_trips. Expects the function's arguments
+    (bbox_min_lon .. bbox_max_lat) and the CTEs `box` (bbox_cell_ranges), `period`,
     `fct_trips` and `<end>_counts_l0` .. `<end>_counts_l<finest>` (the weekly aggregates).
 
     The box is tiled by cells of decreasing size (levels nest exactly, see trip_cell):

@@ -410,6 +410,11 @@ WEEKLY_KEYS = {
     "destination_cell": ["destination_cell_x", "destination_cell_y"],
     "od_cell": ["origin_cell_x", "origin_cell_y", "destination_cell_x", "destination_cell_y"],
     "region": ["region_id", "region"],
+    **{
+        f"{end}_cell_l{level}": [f"{end}_cell_l{level}_x", f"{end}_cell_l{level}_y"]
+        for end in ("origin", "destination")
+        for level in (1, 2)
+    },
 }
 
 

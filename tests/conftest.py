@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -48,9 +49,9 @@ def admin_url(tmp_path_factory) -> Iterator[str]:
     yield url
 
 
-@pytest.fixture
-def pg_url(admin_url: str) -> Iterator[str]:
-    """A fresh database on the test server, dropped after the test."""
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    """A new database on the test server (its URL), dropped on exit."""
     name = f"trips_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
@@ -59,6 +60,13 @@ def pg_url(admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def pg_url(admin_url: str) -> Iterator[str]:
+    """A fresh database on the test server, dropped after the test."""
+    with fresh_database(admin_url) as url:
+        yield url
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +25,7 @@ from click.testing import CliRunner
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
-from tests.conftest import _with_db
+from tests.conftest import fresh_database
 from tests.test_dbt_project import add_batch, add_file, mark_loaded
 from trips_warehouse import analytics
 from trips_warehouse.cli import main
@@ -78,13 +77,9 @@ def _rows(url: str, sql: str, params=None) -> list[dict]:
 @pytest.fixture(scope="module")
 def warehouse(admin_url: str, tmp_path_factory: pytest.TempPathFactory):
     """A module database built in two batches; yields (url, groups after the first build)."""
-    name = f"trips_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = _with_db(admin_url, name)
     tmp = tmp_path_factory.mktemp("analytics")
-    settings = replace(load_settings(), data_dir=tmp / "data", database_url=url, dbt_threads=2)
-    try:
+    with fresh_database(admin_url) as url:
+        settings = replace(load_settings(), data_dir=tmp / "data", database_url=url, dbt_threads=2)
         with psycopg.connect(url) as conn:
             ensure_raw_schema(conn)
             add_file(conn, "h1", FIRST_BATCH)
@@ -94,9 +89,6 @@ def warehouse(admin_url: str, tmp_path_factory: pytest.TempPathFactory):
             add_file(conn, "h2", SECOND_BATCH)
         dbt_build(settings, url, select=SELECT, target_path=tmp / "target")
         yield url, first_groups
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
@@ -24,7 +23,7 @@ import pytest
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
-from tests.conftest import _with_db
+from tests.conftest import fresh_database
 from tests.test_dbt_project import add_file
 from trips_warehouse import analytics
 from trips_warehouse.config import load_settings
@@ -70,25 +69,16 @@ ALL_TRIPS = FIRST_FILE + SECOND_FILE
 
 @pytest.fixture(scope="module")
 def url(admin_url: str, tmp_path_factory: pytest.TempPathFactory):
-    name = f"trips_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    url = _with_db(admin_url, name)
     tmp = tmp_path_factory.mktemp("levels")
-    settings = replace(load_settings(), data_dir=tmp / "data", database_url=url, dbt_threads=2)
-    select = None  # the whole project: the functions' parents have tests on other models
-    try:
-        with psycopg.connect(url) as conn:
-            ensure_raw_schema(conn)
-            add_file(conn, "dense1", FIRST_FILE)
-        dbt_build(settings, url, select=select, target_path=tmp / "target")
-        with psycopg.connect(url) as conn:
-            add_file(conn, "dense2", SECOND_FILE)
-        dbt_build(settings, url, select=select, target_path=tmp / "target")
+    with fresh_database(admin_url) as url:
+        settings = replace(load_settings(), data_dir=tmp / "data", database_url=url, dbt_threads=2)
+        # the whole project (select=None): the functions' parents have tests on other models
+        for file_hash, trips in (("dense1", FIRST_FILE), ("dense2", SECOND_FILE)):
+            with psycopg.connect(url) as conn:
+                ensure_raw_schema(conn)
+                add_file(conn, file_hash, trips)
+            dbt_build(settings, url, select=None, target_path=tmp / "target")
         yield url
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 def _random_boxes(n: int, seed: int) -> list[tuple[analytics.BBox, str]]:

@@ -30,29 +30,18 @@ period as (
 
 matched as (
 
-    select counts.*
-    from period
-    cross join lateral {{ function('weekly_trip_counts_bbox_origin') }}(
-        bbox_min_lon, bbox_min_lat, bbox_max_lon, bbox_max_lat,
-        period.first_week, period.last_week
-    ) as counts
-    where match_on = 'origin'
+    {% for end in ['origin', 'destination', 'both'] -%}
+    {% if not loop.first %}
     union all
+    {% endif -%}
     select counts.*
     from period
-    cross join lateral {{ function('weekly_trip_counts_bbox_destination') }}(
+    cross join lateral {{ function('weekly_trip_counts_bbox_' ~ end) }}(
         bbox_min_lon, bbox_min_lat, bbox_max_lon, bbox_max_lat,
         period.first_week, period.last_week
     ) as counts
-    where match_on = 'destination'
-    union all
-    select counts.*
-    from period
-    cross join lateral {{ function('weekly_trip_counts_bbox_both') }}(
-        bbox_min_lon, bbox_min_lat, bbox_max_lon, bbox_max_lat,
-        period.first_week, period.last_week
-    ) as counts
-    where match_on = 'both'
+    where match_on = '{{ end }}'
+    {%- endfor %}
 
 ),
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from prefect.states import Completed
 
 from extract_load import ledger, pipeline
 from extract_load.sources import expand_paths
-from extract_load.spark import build_spark_session
+from extract_load.spark import spark_session
 from flows.events import emit_stage
 from trips_warehouse.config import Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
@@ -156,7 +156,8 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
     files = expand_paths(paths)
 
     # landing (Spark): hash, check and land every file not loaded yet
-    with _stage(summary, "landing", files=len(files)) as counts:
+    # Spark (and its JVM) lives for this stage only, started at the first file to land
+    with _stage(summary, "landing", files=len(files)) as counts, ExitStack() as spark_scope:
         landed = []
         spark = None
         for path in files:
@@ -166,10 +167,12 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
                 summary.add(outcome)
                 continue
             if spark is None:
-                spark = build_spark_session(
-                    settings.spark_master,
-                    driver_memory=settings.spark_driver_memory,
-                    java_wrapper_dir=settings.data_dir / "java",
+                spark = spark_scope.enter_context(
+                    spark_session(
+                        settings.spark_master,
+                        driver_memory=settings.spark_driver_memory,
+                        java_wrapper_dir=settings.data_dir / "java",
+                    )
                 )
             landed.append(land_task(conn, spark, source, settings, run_id))
         counts.update(

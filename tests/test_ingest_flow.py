@@ -132,3 +132,5 @@ def test_cli_ingest_on_embedded_postgres(tmp_path, monkeypatch, prefect_server):
         assert counts(url) == {"raw": 12, "rejected": 1, "fct": 12, "grouped": 12}
     finally:
         stop_embedded_server(load_settings())
+    # stopped, even though this process still had it open (it used to keep running)
+    assert not (load_settings().embedded_pg_dir / "postmaster.pid").exists()

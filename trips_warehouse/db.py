@@ -84,6 +84,9 @@ def stop_embedded_server(settings: Settings) -> bool:
     if not (settings.embedded_pg_dir / "PG_VERSION").exists():
         return False
     server = _get_server(settings.embedded_pg_dir, cleanup_mode="stop", start=False)
+    # get_server returns the instance already open in this process as it is, with the
+    # cleanup_mode it was opened with (None: keep running), so cleanup() would leave it running
+    server.cleanup_mode = "stop"
     server.cleanup()
     return True
 

@@ -26,11 +26,10 @@ from extract_load import ledger, pipeline
 from extract_load.sources import expand_paths
 from extract_load.spark import spark_session
 from flows.events import emit_stage
-from trips_warehouse.config import Settings, load_settings
+from trips_warehouse.config import MARTS_SCHEMA, Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
 
 PIPELINE_LOCK = "trips.ingest"
-MARTS_SCHEMA = "marts"
 
 
 class IngestError(RuntimeError):

@@ -20,9 +20,8 @@ import jinja2
 import psycopg
 from psycopg.rows import dict_row
 
-from trips_warehouse.config import DBT_PROJECT_DIR
+from trips_warehouse.config import DBT_PROJECT_DIR, MARTS_SCHEMA
 
-MARTS_SCHEMA = "marts"
 MATCH_CHOICES = ("origin", "destination", "both")
 ANALYSES_DIR = DBT_PROJECT_DIR / "analyses"
 QUESTION_ANALYSES = {

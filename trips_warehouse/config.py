@@ -13,6 +13,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_PROFILES_DIR = PROJECT_ROOT / "profiles"
+# The schema the dbt project builds its marts in (dbt_project.yml: marts: +schema, used verbatim)
+MARTS_SCHEMA = "marts"
 
 
 def _env(name: str, default: str | None = None) -> str | None:

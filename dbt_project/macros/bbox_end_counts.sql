@@ -39,51 +39,45 @@
 
 ),
 
+{#- the two edge directions: lines of constant x (columns) and of constant y (rows) #}
+{%- set axes = [('x', 'y', 'columns'), ('y', 'x', 'rows')] %}
 {% for level in range(1, finest + 1) -%}
 {%- set parent = level - 1 -%}
-{%- set x = end ~ '_cell_l' ~ level ~ '_x' -%}
-{%- set y = end ~ '_cell_l' ~ level ~ '_y' -%}
-{{ end }}_level{{ level }}_columns as (
+{% for axis, other, lines in axes -%}
+{{ end }}_level{{ level }}_{{ lines }} as (
 
-    -- level-{{ level }} columns inside the box whose level-{{ parent }} column is an edge column
-    select edge.cell_x
+    -- level-{{ level }} {{ lines }} inside the box whose level-{{ parent }} parent is an edge one
+    select edge.cell
     from box
     cross join lateral (
-        select generate_series(10 * box.x0_l{{ parent }}, 10 * box.x0_l{{ parent }} + 9) as cell_x
+        select generate_series(
+            10 * box.{{ axis }}0_l{{ parent }}, 10 * box.{{ axis }}0_l{{ parent }} + 9
+        ) as cell
         union
-        select generate_series(10 * box.x1_l{{ parent }}, 10 * box.x1_l{{ parent }} + 9) as cell_x
+        select generate_series(
+            10 * box.{{ axis }}1_l{{ parent }}, 10 * box.{{ axis }}1_l{{ parent }} + 9
+        ) as cell
     ) as edge
     where
-        edge.cell_x > box.x0_l{{ level }}
-        and edge.cell_x < box.x1_l{{ level }}
+        edge.cell > box.{{ axis }}0_l{{ level }}
+        and edge.cell < box.{{ axis }}1_l{{ level }}
 
 ),
 
-{{ end }}_level{{ level }}_rows as (
-
-    -- level-{{ level }} rows inside the box whose level-{{ parent }} row is an edge row
-    select edge.cell_y
-    from box
-    cross join lateral (
-        select generate_series(10 * box.y0_l{{ parent }}, 10 * box.y0_l{{ parent }} + 9) as cell_y
-        union
-        select generate_series(10 * box.y1_l{{ parent }}, 10 * box.y1_l{{ parent }} + 9) as cell_y
-    ) as edge
-    where
-        edge.cell_y > box.y0_l{{ level }}
-        and edge.cell_y < box.y1_l{{ level }}
-
-),
-
+{% endfor -%}
 {{ end }}_level{{ level }} as (
 
+    {% for axis, other, lines in axes -%}
+    {% if not loop.first %}
+    union all
+    {% endif -%}
     select
-        column_counts.iso_week_start,
-        column_counts.trip_count
-    from {{ end }}_level{{ level }}_columns as edge_columns
+        line_counts.iso_week_start,
+        line_counts.trip_count
+    from {{ end }}_level{{ level }}_{{ lines }} as edge_lines
     cross join box
     cross join period
-    -- one index range per column; the aggregate keeps the planner from turning the lateral
+    -- one index range per line; the aggregate keeps the planner from turning the lateral
     -- into a join that reads the whole table
     cross join lateral (
         select
@@ -91,75 +85,39 @@
             sum(cell_counts.trip_count) as trip_count
         from {{ end }}_counts_l{{ level }} as cell_counts
         where
-            cell_counts.{{ x }} = edge_columns.cell_x
-            and cell_counts.{{ y }} > box.y0_l{{ level }}
-            and cell_counts.{{ y }} < box.y1_l{{ level }}
-            and cell_counts.iso_week_start between period.first_week and period.last_week
-        group by cell_counts.iso_week_start
-    ) as column_counts
-    union all
-    select
-        row_counts.iso_week_start,
-        row_counts.trip_count
-    from {{ end }}_level{{ level }}_rows as edge_rows
-    cross join box
-    cross join period
-    cross join lateral (
-        select
-            cell_counts.iso_week_start,
-            sum(cell_counts.trip_count) as trip_count
-        from {{ end }}_counts_l{{ level }} as cell_counts
-        where
-            cell_counts.{{ y }} = edge_rows.cell_y
-            and cell_counts.{{ x }} > box.x0_l{{ level }}
-            and cell_counts.{{ x }} < box.x1_l{{ level }}
+            cell_counts.{{ end }}_cell_l{{ level }}_{{ axis }} = edge_lines.cell
+            and cell_counts.{{ end }}_cell_l{{ level }}_{{ other }} > box.{{ other }}0_l{{ level }}
+            and cell_counts.{{ end }}_cell_l{{ level }}_{{ other }} < box.{{ other }}1_l{{ level }}
+            {%- if axis == 'y' %}
             -- cells of the edge columns were counted by column above
-            and cell_counts.{{ x }} not between 10 * box.x0_l{{ parent }}
+            and cell_counts.{{ end }}_cell_l{{ level }}_x not between 10 * box.x0_l{{ parent }}
             and 10 * box.x0_l{{ parent }} + 9
-            and cell_counts.{{ x }} not between 10 * box.x1_l{{ parent }}
+            and cell_counts.{{ end }}_cell_l{{ level }}_x not between 10 * box.x1_l{{ parent }}
             and 10 * box.x1_l{{ parent }} + 9
+            {%- endif %}
             and cell_counts.iso_week_start between period.first_week and period.last_week
         group by cell_counts.iso_week_start
-    ) as row_counts
+    ) as line_counts
+    {%- endfor %}
 
 ),
 
 {% endfor -%}
-{%- set x = end ~ '_cell_l' ~ finest ~ '_x' -%}
-{%- set y = end ~ '_cell_l' ~ finest ~ '_y' -%}
 {{ end }}_edge as (
 
     -- trips in the finest cells the box's edges cut: check the coordinates
-    select
-        column_trips.iso_week_start,
-        column_trips.trip_count
-    from (
-        select distinct unnest(array[box.x0_l{{ finest }}, box.x1_l{{ finest }}]) as cell_x
-        from box
-    ) as edge_columns
-    cross join box
-    cross join period
-    cross join lateral (
-        select
-            fct_trips.iso_week_start,
-            count(*) as trip_count
-        from fct_trips
-        where
-            fct_trips.{{ x }} = edge_columns.cell_x
-            and fct_trips.{{ y }} between box.y0_l{{ finest }} and box.y1_l{{ finest }}
-            and fct_trips.{{ lon }} between bbox_min_lon and bbox_max_lon
-            and fct_trips.{{ lat }} between bbox_min_lat and bbox_max_lat
-            and fct_trips.iso_week_start between period.first_week and period.last_week
-        group by fct_trips.iso_week_start
-    ) as column_trips
+    {% for axis, other, lines in axes -%}
+    {% if not loop.first %}
     union all
+    {% endif -%}
     select
-        row_trips.iso_week_start,
-        row_trips.trip_count
+        line_trips.iso_week_start,
+        line_trips.trip_count
     from (
-        select distinct unnest(array[box.y0_l{{ finest }}, box.y1_l{{ finest }}]) as cell_y
+        select distinct
+            unnest(array[box.{{ axis }}0_l{{ finest }}, box.{{ axis }}1_l{{ finest }}]) as cell
         from box
-    ) as edge_rows
+    ) as edge_lines
     cross join box
     cross join period
     cross join lateral (
@@ -168,14 +126,21 @@
             count(*) as trip_count
         from fct_trips
         where
-            fct_trips.{{ y }} = edge_rows.cell_y
-            and fct_trips.{{ x }} > box.x0_l{{ finest }}
-            and fct_trips.{{ x }} < box.x1_l{{ finest }}
+            fct_trips.{{ end }}_cell_l{{ finest }}_{{ axis }} = edge_lines.cell
+            {%- if axis == 'x' %}
+            and fct_trips.{{ end }}_cell_l{{ finest }}_y
+            between box.y0_l{{ finest }} and box.y1_l{{ finest }}
+            {%- else %}
+            -- corners were checked with the columns
+            and fct_trips.{{ end }}_cell_l{{ finest }}_x > box.x0_l{{ finest }}
+            and fct_trips.{{ end }}_cell_l{{ finest }}_x < box.x1_l{{ finest }}
+            {%- endif %}
             and fct_trips.{{ lon }} between bbox_min_lon and bbox_max_lon
             and fct_trips.{{ lat }} between bbox_min_lat and bbox_max_lat
             and fct_trips.iso_week_start between period.first_week and period.last_week
         group by fct_trips.iso_week_start
-    ) as row_trips
+    ) as line_trips
+    {%- endfor %}
 
 ),
 

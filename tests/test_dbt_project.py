@@ -168,16 +168,17 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
         for r in query(raw_db, "select indexname, indexdef from pg_indexes "
                                "where tablename = 'fct_trips'")
     }
-    assert {"fct_trips__origin_cell_idx", "fct_trips__destination_cell_idx",
+    assert {"fct_trips__origin_od_cell_idx", "fct_trips__destination_od_cell_idx",
             "fct_trips__loaded_at_idx", "fct_trips__region_week_idx"} <= set(indexes)
-    # covering indexes for the weekly-average boundary probes, including the other end
-    assert indexes["fct_trips__origin_cell_idx"].endswith(
-        "(origin_cell_x, origin_cell_y) INCLUDE (origin_lon, origin_lat, destination_lon,"
-        " destination_lat, iso_week_start)"
+    # covering indexes for the `both` boundary probes: keyed by the other end's cell too, so
+    # a probe skips the trips of a boundary cell whose other end leaves the box's cell range
+    assert indexes["fct_trips__origin_od_cell_idx"].endswith(
+        "(origin_cell_x, origin_cell_y, destination_cell_x, destination_cell_y)"
+        " INCLUDE (origin_lon, origin_lat, destination_lon, destination_lat, iso_week_start)"
     )
-    assert indexes["fct_trips__destination_cell_idx"].endswith(
-        "(destination_cell_x, destination_cell_y) INCLUDE (destination_lon, destination_lat,"
-        " origin_cell_x, origin_cell_y, iso_week_start)"
+    assert indexes["fct_trips__destination_od_cell_idx"].endswith(
+        "(destination_cell_x, destination_cell_y, origin_cell_x, origin_cell_y)"
+        " INCLUDE (destination_lon, destination_lat, iso_week_start)"
     )
 
     # a second batch: the incremental run adds exactly its rows and does not reprocess the old
@@ -185,6 +186,11 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     with psycopg.connect(raw_db) as conn:
         conn.execute("update raw.trips set origin_lon = 7.0 where trip_id = 't1'")
         batch_2 = add_file(conn, "h2", SECOND_FILE)
+        # the indexes an earlier version of the project built: the next run drops them
+        conn.execute("create index fct_trips__origin_cell_idx on marts.fct_trips (origin_cell_x)")
+        conn.execute(
+            "create index fct_trips__destination_cell_idx on marts.fct_trips (destination_cell_x)"
+        )
 
     second = dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
     assert second.success and second.tests_failed == 0
@@ -198,6 +204,10 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     assert by_id["t5"]["region_id"] == md5("Hamburg")
     weeks = query(raw_db, "select week_label from marts.dim_weeks order by 1")
     assert [w["week_label"] for w in weeks] == ["2018-W21", "2018-W22", "2018-W23", "2018-W24"]
+    index_names = {r["indexname"] for r in query(
+        raw_db, "select indexname from pg_indexes where tablename = 'fct_trips'")}
+    assert not {"fct_trips__origin_cell_idx", "fct_trips__destination_cell_idx"} & index_names
+    assert "fct_trips__origin_od_cell_idx" in index_names
 
     files = query(raw_db, "select * from marts.fct_ingestions order by file_hash")
     assert [(f["file_hash"], f["trip_rows_committed"], f["batch_count"]) for f in files] == [

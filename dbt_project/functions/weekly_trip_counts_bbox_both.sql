@@ -89,6 +89,7 @@ both_origin_boundary as (
         cell_trips.trip_count
     from boundary_cells
     cross join period
+    cross join box
     -- one index probe per boundary cell: the aggregate keeps the planner from flattening
     -- this into a join that scans fct_trips
     cross join lateral (
@@ -99,6 +100,10 @@ both_origin_boundary as (
         where
             fct_trips.origin_cell_x = boundary_cells.cell_x
             and fct_trips.origin_cell_y = boundary_cells.cell_y
+            -- implied by the destination check below (same cell macro); as index keys they
+            -- skip the trips of this cell that leave the box's cell range
+            and fct_trips.destination_cell_x between box.x0_l0 and box.x1_l0
+            and fct_trips.destination_cell_y between box.y0_l0 and box.y1_l0
             and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
             and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon

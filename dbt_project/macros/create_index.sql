@@ -8,3 +8,11 @@
         on {{ relation }} ({{ columns | join(', ') }})
         {%- if include %} include ({{ include | join(', ') }}){% endif %}
 {%- endmacro %}
+
+{#-
+    Drop an index that create_index made under an older name or definition (post_hook,
+    transaction: false), so an existing warehouse is migrated without a full refresh.
+-#}
+{% macro drop_index(relation, name) -%}
+    drop index if exists {{ adapter.quote(relation.schema) }}.{{ adapter.quote(relation.identifier ~ '__' ~ name) }}
+{%- endmacro %}

@@ -23,16 +23,24 @@
         on_schema_change='append_new_columns',
         post_hook=[
             {
-                'sql': "{{ create_index(this, 'origin_cell_idx', ['origin_cell_x', 'origin_cell_y'],"
+                'sql': "{{ create_index(this, 'origin_od_cell_idx',"
+                    ~ " ['origin_cell_x', 'origin_cell_y', 'destination_cell_x', 'destination_cell_y'],"
                     ~ " ['origin_lon', 'origin_lat', 'destination_lon', 'destination_lat',"
                     ~ " 'iso_week_start']) }}",
                 'transaction': false,
             },
             {
-                'sql': "{{ create_index(this, 'destination_cell_idx',"
-                    ~ " ['destination_cell_x', 'destination_cell_y'],"
-                    ~ " ['destination_lon', 'destination_lat', 'origin_cell_x', 'origin_cell_y',"
-                    ~ " 'iso_week_start']) }}",
+                'sql': "{{ create_index(this, 'destination_od_cell_idx',"
+                    ~ " ['destination_cell_x', 'destination_cell_y', 'origin_cell_x', 'origin_cell_y'],"
+                    ~ " ['destination_lon', 'destination_lat', 'iso_week_start']) }}",
+                'transaction': false,
+            },
+            {
+                'sql': "{{ drop_index(this, 'origin_cell_idx') }}",
+                'transaction': false,
+            },
+            {
+                'sql': "{{ drop_index(this, 'destination_cell_idx') }}",
                 'transaction': false,
             },
             {

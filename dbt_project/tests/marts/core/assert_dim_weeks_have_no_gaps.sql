@@ -1,4 +1,9 @@
-{#- Consecutive dim_weeks rows are exactly 7 days apart, and the dimension spans all trips. -#}
+{#-
+    Consecutive dim_weeks rows are exactly 7 days apart, and the dimension spans all trips.
+    Nightly (tag): it reads every visible trip's timestamp.
+-#}
+
+{{ config(tags=['nightly']) }}
 
 with
 

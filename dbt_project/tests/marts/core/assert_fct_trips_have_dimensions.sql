@@ -1,4 +1,8 @@
-{#- Every fact row joins to each of its dimensions (unknown members included). -#}
+{#-
+    Every fact row joins to each of its dimensions (unknown members included). Per ingestion
+    (checks_since set) the rows loaded since the last successful checks: fct_trips is
+    append-only and the dimensions never lose a member.
+-#}
 
 with
 
@@ -32,6 +36,13 @@ times_of_day as (
 
 ),
 
+checked_trips as (
+
+    select * from trips
+    where {{ checks_scope_predicate('loaded_at', 'checks_since', 'timestamptz') }}
+
+),
+
 final as (
 
     select
@@ -41,7 +52,7 @@ final as (
         weeks.iso_week_start is null as is_missing_week,
         times_of_day.time_bucket is null as is_missing_time_of_day
 
-    from trips
+    from checked_trips as trips
     left join regions
         on trips.region_id = regions.region_id
     left join datasources

@@ -2,11 +2,20 @@
     Reconciliation with the gate: fct_trips holds every raw trip of a completely loaded file
     once, and nothing else (no trip of a file still loading, no trip twice), and its watermark
     is the newest loaded file that has trips. Returns one row (failing) when that is not so.
+
+    Per ingestion (checks_since set, see macros/checks_scope.sql) it reconciles the files
+    loaded since the last successful checks: their raw trips (read through the BRIN index by
+    their batch range) against the fact rows with a newer loaded_at. Without the var, every
+    file against the whole fact.
 -#}
+
+{%- set scoped = var('checks_since', none) not in (none, '') %}
 
 with
 
-raw_trips as (
+-- not materialized: each is read twice, and inlining lets the scope predicates and max()
+-- reach the indexes (a materialized fct_trips is a full scan)
+raw_trips as not materialized (
 
     select * from {{ source('raw', 'trips') }}
 
@@ -18,9 +27,45 @@ loaded_files as (
 
 ),
 
-fct_trips as (
+fct_trips as not materialized (
 
     select * from {{ ref('fct_trips') }}
+
+),
+
+load_batches as (
+
+    select * from {{ ref('stg_trips__load_batches') }}
+
+),
+
+checked_files as not materialized (
+
+    select * from loaded_files
+    where {{ checks_scope_predicate('loaded_at', 'checks_since', 'timestamptz') }}
+
+),
+
+checked_raw_trips as not materialized (
+
+    select raw_trips.*
+    from raw_trips
+    inner join checked_files
+        on raw_trips.source_file_hash = checked_files.file_hash
+    {%- if scoped %}
+    -- the two-sided batch range lets the planner use raw.trips' BRIN index
+    where
+        raw_trips.batch_id between
+        (select min(checked_files.first_trip_batch_id) from checked_files)
+        and (select max(checked_files.last_trip_batch_id) from checked_files)
+    {%- endif %}
+
+),
+
+checked_fct_trips as not materialized (
+
+    select * from fct_trips
+    where {{ checks_scope_predicate('loaded_at', 'checks_since', 'timestamptz') }}
 
 ),
 
@@ -28,12 +73,9 @@ visible as (
 
     select
         count(*) as row_count,
-        count(distinct raw_trips.trip_id) as trip_count,
-        max(loaded_files.loaded_at) as max_loaded_at
+        count(distinct trip_id) as trip_count
 
-    from raw_trips
-    inner join loaded_files
-        on raw_trips.source_file_hash = loaded_files.file_hash
+    from checked_raw_trips
 
 ),
 
@@ -41,10 +83,9 @@ fct as (
 
     select
         count(*) as row_count,
-        count(distinct trip_id) as trip_count,
-        max(loaded_at) as max_loaded_at
+        count(distinct trip_id) as trip_count
 
-    from fct_trips
+    from checked_fct_trips
 
 ),
 
@@ -53,14 +94,30 @@ not_visible as (
     -- fact rows that are not a trip of a loaded file
     select count(*) as row_count
 
-    from fct_trips
+    from checked_fct_trips
     where not exists (
         select 1
-        from raw_trips
-        inner join loaded_files
-            on raw_trips.source_file_hash = loaded_files.file_hash
-        where raw_trips.trip_id = fct_trips.trip_id
+        from checked_raw_trips
+        where checked_raw_trips.trip_id = checked_fct_trips.trip_id
     )
+
+),
+
+watermarks as (
+
+    -- whole tables, both cheap: the ledger is small, fct_trips has an index on loaded_at
+    select
+        (
+            select max(loaded_files.loaded_at) from loaded_files
+            where exists (
+                select 1 from load_batches
+                where
+                    load_batches.file_hash = loaded_files.file_hash
+                    and load_batches.table_name = 'trips'
+                    and load_batches.row_count > 0
+            )
+        ) as visible_max_loaded_at,
+        (select max(fct_trips.loaded_at) from fct_trips) as fct_max_loaded_at
 
 ),
 
@@ -70,17 +127,18 @@ final as (
         visible.row_count as visible_row_count,
         fct.row_count as fct_row_count,
         not_visible.row_count as fct_rows_not_visible,
-        visible.max_loaded_at as visible_max_loaded_at,
-        fct.max_loaded_at as fct_max_loaded_at
+        watermarks.visible_max_loaded_at,
+        watermarks.fct_max_loaded_at
 
     from visible
     cross join fct
     cross join not_visible
+    cross join watermarks
     where
         visible.row_count <> fct.row_count
         or visible.trip_count <> fct.trip_count
         or not_visible.row_count <> 0
-        or visible.max_loaded_at is distinct from fct.max_loaded_at
+        or watermarks.visible_max_loaded_at is distinct from watermarks.fct_max_loaded_at
 
 )
 

@@ -7,14 +7,24 @@ The ledger is what makes ingestion idempotent and restartable:
 * ``raw.load_batches`` — one row per committed COPY batch (a parquet row group). The batch row
   and the batch's data are written in the same transaction, so after a crash a re-run skips
   exactly the batches that committed and loads exactly the ones that did not.
-* ``raw.ingestion_runs`` — one row per pipeline run (a Prefect flow run) with its counts.
+* ``raw.ingestion_runs`` — one row per pipeline run (a Prefect flow run) with its counts, and
+  for a run whose dbt build passed (even if a refused file failed the run afterwards), how far
+  its checks reached (``checked_loaded_at``, ``checked_batch_id``): the next run's dbt tests
+  start there.
+
+Runs (ingestions, and the nightly dbt build) are serialised by :func:`pipeline_lock`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import psycopg
+
+# One ingestion or warehouse build at a time: the marts' watermarks rely on it.
+PIPELINE_LOCK = "trips.ingest"
 
 RAW_DDL = """
 create schema if not exists {raw};
@@ -95,6 +105,10 @@ create table if not exists {raw}.ingestion_runs (
     started_at      timestamptz not null default now(),
     finished_at     timestamptz
 );
+-- set when the run's dbt build passed: its tests covered fct_trips through checked_loaded_at
+-- and the raw batches through checked_batch_id (added later: existing warehouses get them here)
+alter table {raw}.ingestion_runs add column if not exists checked_loaded_at timestamptz;
+alter table {raw}.ingestion_runs add column if not exists checked_batch_id bigint;
 """
 
 
@@ -164,3 +178,25 @@ def finish_run(
         + " where run_id = %s",
         (status, datetime.now().astimezone(), *fields.values(), run_id),
     )
+
+
+@contextmanager
+def pipeline_lock(conn: psycopg.Connection) -> Iterator[None]:
+    """Hold the pipeline's advisory lock (session level, on an autocommit connection)."""
+    conn.execute("select pg_advisory_lock(hashtext(%s))", (PIPELINE_LOCK,))
+    try:
+        yield
+    finally:
+        conn.execute("select pg_advisory_unlock(hashtext(%s))", (PIPELINE_LOCK,))
+
+
+def last_checked(conn: psycopg.Connection, raw: str = "raw") -> dict | None:
+    """How far the last passing dbt build of a run reached, as the dbt vars of the checks scope
+    (``checks_since``, ``checks_since_batch``); None when no run recorded any."""
+    since, since_batch = conn.execute(
+        f"select max(checked_loaded_at), max(checked_batch_id) from {raw}.ingestion_runs"
+        " where checked_loaded_at is not null"
+    ).fetchone()
+    if since is None or since_batch is None:
+        return None
+    return {"checks_since": since.isoformat(), "checks_since_batch": since_batch}

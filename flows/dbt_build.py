@@ -16,6 +16,7 @@ which passes ``raise_on_failure=False`` and never looks at it).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -24,10 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from prefect import flow
 
-from trips_warehouse.config import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings, load_settings
-from trips_warehouse.db import export_dbt_env, resolve_database_url
+from extract_load import ledger
+from trips_warehouse.config import (
+    DBT_PROFILES_DIR,
+    DBT_PROJECT_DIR,
+    MARTS_SCHEMA,
+    Settings,
+    load_settings,
+)
+from trips_warehouse.db import export_dbt_env, resolve_database_url, vacuum_analyze_schema
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +130,14 @@ def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
     return {k: v for k, v in wanted.items() if k in params}
 
 
-def _var_args(settings: Settings, args: list[str]) -> list[str]:
-    if settings.raw_schema == "raw" or "--vars" in args:
+def _var_args(settings: Settings, args: list[str], dbt_vars: dict[str, Any] | None) -> list[str]:
+    """One ``--vars`` (JSON, which is YAML) with the raw schema when it is not ``raw``."""
+    merged = dict(dbt_vars or {})
+    if settings.raw_schema != "raw":
+        merged.setdefault("raw_schema", settings.raw_schema)
+    if not merged or "--vars" in args:
         return []
-    return ["--vars", f"{{raw_schema: {settings.raw_schema}}}"]
+    return ["--vars", json.dumps(merged, default=str)]
 
 
 def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
@@ -202,15 +215,17 @@ def run_dbt(
     database_url: str,
     target_path: Path | None = None,
     raise_on_failure: bool = True,
+    dbt_vars: dict[str, Any] | None = None,
 ) -> DbtRunResult:
     """Run one dbt command (``["build", "--select", "fct_trips"]``) in this process.
 
     Raises :class:`DbtBuildFailed` when the command fails (unless ``raise_on_failure=False``,
     which only the caller that inspects the result should use). ``target_path`` defaults to
-    ``dbt_project/target``; give each concurrent caller its own.
+    ``dbt_project/target``; give each concurrent caller its own. ``dbt_vars`` become
+    ``--vars`` (with ``raw_schema`` when the settings name another raw schema).
     """
     command = _command_name(args)
-    full_args = [*args, *_var_args(settings, args)]
+    full_args = [*args, *_var_args(settings, args, dbt_vars)]
     kwargs = _location_kwargs(command, target_path)
     with _DBT_LOCK:
         _export_env(settings, database_url)
@@ -234,6 +249,7 @@ def dbt_build(
     exclude: list[str] | str | None = None,
     full_refresh: bool = False,
     target_path: Path | None = None,
+    dbt_vars: dict[str, Any] | None = None,
 ) -> DbtRunResult:
     """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure."""
     args = ["build"]
@@ -243,7 +259,13 @@ def dbt_build(
         args += ["--exclude", *([exclude] if isinstance(exclude, str) else exclude)]
     if full_refresh:
         args.append("--full-refresh")
-    return run_dbt(args, settings=settings, database_url=database_url, target_path=target_path)
+    return run_dbt(
+        args,
+        settings=settings,
+        database_url=database_url,
+        target_path=target_path,
+        dbt_vars=dbt_vars,
+    )
 
 
 def dbt_docs_generate(
@@ -260,11 +282,18 @@ def dbt_docs_generate(
 
 @flow(name="trips-dbt-build", log_prints=True)
 def dbt_build_flow(select: list[str] | None = None, full_refresh: bool = False) -> dict:
-    """Build the warehouse on its own (the ingest flow also calls :func:`dbt_build`)."""
+    """Build the warehouse and run every data test on every row, ``nightly`` ones included.
+
+    The nightly deployment (prefect.yaml): the ingest flow's own builds test only the rows
+    since their last passing checks (dbt_project/macros/checks_scope.sql), so this is what
+    catches a defect in older rows. It waits for the pipeline lock, so it never runs beside
+    an ingestion, and fails (automation ``checks-failed``) on any failing model or test.
+    """
     settings = load_settings()
-    result = dbt_build(
-        settings, resolve_database_url(settings), select=select, full_refresh=full_refresh
-    )
+    url = resolve_database_url(settings)
+    with psycopg.connect(url, autocommit=True) as conn, ledger.pipeline_lock(conn):
+        result = dbt_build(settings, url, select=select, full_refresh=full_refresh)
+        vacuum_analyze_schema(url, MARTS_SCHEMA)
     print(result.summary())
     return {
         "models_built": result.models_built,

@@ -8,7 +8,8 @@ and by the message templates in flows/notifications.py):
 * resource: ``trips.ingestion.<flow run id>`` named after the flow run;
 * related: the flow run (role ``flow-run``); Prefect adds the flow, tags etc. from the run context;
 * payload: ``stage``, ``status``, ``flow_run_id`` plus the stage's counts, any of
-  :data:`COUNT_KEYS` (``duration_s`` in seconds, ``error`` the error text on ``failed``).
+  :data:`COUNT_KEYS` (``duration_s`` in seconds, ``error`` the error text on ``failed``,
+  ``checks`` on ``dbt_build.completed``: ``new`` or ``all``, the rows the dbt tests read).
 
 Emitting never fails the flow: outside a flow run it is a no-op, and Prefect's events client
 sends in the background (errors are logged by Prefect, not raised).
@@ -32,6 +33,7 @@ COUNT_KEYS = (
     "models_built",
     "tests_passed",
     "tests_failed",
+    "checks",
     "duration_s",
     "error",
 )

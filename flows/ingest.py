@@ -29,8 +29,6 @@ from flows.events import emit_stage
 from trips_warehouse.config import MARTS_SCHEMA, Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
 
-PIPELINE_LOCK = "trips.ingest"
-
 
 class IngestError(RuntimeError):
     """The run finished its work but something must fail it (e.g. refused files)."""
@@ -46,6 +44,10 @@ class IngestSummary(pipeline.Totals):
     tests_failed: int = 0
     duration_s: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # which rows the dbt tests read: "new" (since the last successful checks) or "all"
+    checks: str = ""
+    # after a passing dbt build: how far its checks reached (raw.ingestion_runs columns)
+    checked: dict = field(default_factory=dict)
 
     @property
     def refused(self) -> list[str]:
@@ -56,8 +58,8 @@ class IngestSummary(pipeline.Totals):
             f"{self.files} file(s): {self.files_loaded} loaded, {self.files_skipped} skipped, "
             f"{self.files_refused} refused; rows read {self.rows_read}, rejected "
             f"{self.rows_rejected}, loaded {self.rows_loaded}; dbt models built "
-            f"{self.models_built}, tests {self.tests_passed} passed / {self.tests_failed} failed; "
-            f"{self.duration_s:.1f}s"
+            f"{self.models_built}, tests {self.tests_passed} passed / {self.tests_failed} failed"
+            f"{f' ({self.checks} rows)' if self.checks else ''}; {self.duration_s:.1f}s"
         )
 
     def counts(self) -> dict:
@@ -76,10 +78,29 @@ def load_task(conn, landing, settings: Settings, run_id: str):
     return pipeline.load(conn, landing, settings, run_id)
 
 
-def _dbt_build(settings: Settings, database_url: str):
+def _dbt_build(conn, settings: Settings, database_url: str):
+    """``dbt build``; returns (result, "new" | "all": the rows its tests read).
+
+    With TRIPS_DBT_CHECKS=new (the default) and an earlier run whose checks passed, the tests
+    read only the rows since then and the full-table ``nightly`` tests are left to the nightly
+    build (dbt_project/macros/checks_scope.sql); otherwise every test reads every row.
+    """
     from flows.dbt_build import dbt_build
 
-    return dbt_build(settings, database_url)
+    since = ledger.last_checked(conn, settings.raw_schema) if settings.dbt_checks == "new" else None
+    if since is None:
+        return dbt_build(settings, database_url), "all"
+    return dbt_build(settings, database_url, exclude="tag:nightly", dbt_vars=since), "new"
+
+
+def _checked_through(conn, raw: str) -> dict:
+    """What a passing build has checked: the fact through its newest file, raw through its
+    newest batch (runs are serialised, so nothing arrived in between)."""
+    loaded_at, batch_id = conn.execute(
+        f"select (select max(loaded_at) from {MARTS_SCHEMA}.fct_trips),"
+        f" (select max(batch_id) from {raw}.load_batches)"
+    ).fetchone()
+    return {"checked_loaded_at": loaded_at, "checked_batch_id": batch_id}
 
 
 def _run_id() -> str:
@@ -100,25 +121,23 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
     with psycopg.connect(database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn, raw)
         logger.info("waiting for the pipeline lock (one ingestion at a time)")
-        conn.execute("select pg_advisory_lock(hashtext(%s))", (PIPELINE_LOCK,))
-        ledger.start_run(conn, run_id, raw=raw, flow_run_id=run_id, paths=" ".join(paths))
-        try:
-            _run_stages(conn, settings, database_url, paths, summary, run_dbt, started)
-        except BaseException as exc:
+        with ledger.pipeline_lock(conn):
+            ledger.start_run(conn, run_id, raw=raw, flow_run_id=run_id, paths=" ".join(paths))
+            try:
+                _run_stages(conn, settings, database_url, paths, summary, run_dbt, started)
+            except BaseException as exc:
+                summary.duration_s = time.monotonic() - started
+                ledger.finish_run(
+                    conn,
+                    run_id,
+                    "failed",
+                    raw=raw,
+                    error=f"{type(exc).__name__}: {exc}",
+                    **_ledger_counts(summary),
+                )
+                raise
             summary.duration_s = time.monotonic() - started
-            ledger.finish_run(
-                conn,
-                run_id,
-                "failed",
-                raw=raw,
-                error=f"{type(exc).__name__}: {exc}",
-                **_ledger_counts(summary),
-            )
-            raise
-        finally:
-            conn.execute("select pg_advisory_unlock(hashtext(%s))", (PIPELINE_LOCK,))
-        summary.duration_s = time.monotonic() - started
-        ledger.finish_run(conn, run_id, "completed", raw=raw, **_ledger_counts(summary))
+            ledger.finish_run(conn, run_id, "completed", raw=raw, **_ledger_counts(summary))
     logger.info(summary.message())
     return Completed(message=summary.message(), data=summary)
 
@@ -127,8 +146,9 @@ def _ledger_counts(summary: IngestSummary) -> dict:
     """The summary's counts as ``raw.ingestion_runs`` columns."""
     counts = summary.counts()
     counts["files_total"] = counts.pop("files")
-    for key in ("run_id", "stage_seconds"):
+    for key in ("run_id", "stage_seconds", "checks"):
         counts.pop(key)
+    counts.update(counts.pop("checked"))
     return counts
 
 
@@ -193,7 +213,8 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
     # dbt build (fails the flow on any model or test failure)
     if run_dbt:
         with _stage(summary, "dbt_build") as counts:
-            result = _dbt_build(settings, database_url)
+            result, summary.checks = _dbt_build(conn, settings, database_url)
+            summary.checked = _checked_through(conn, settings.raw_schema)
             # statistics + visibility map for the marts' index-only scans (see db.py)
             vacuum_analyze_schema(database_url, MARTS_SCHEMA)
             summary.models_built = result.models_built
@@ -203,6 +224,7 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
                 models_built=result.models_built,
                 tests_passed=result.tests_passed,
                 tests_failed=result.tests_failed,
+                checks=summary.checks,
             )
     summary.duration_s = time.monotonic() - started
     if summary.refused:

@@ -12,7 +12,9 @@ from trips_warehouse.config import load_settings
 
 def _print_summary(summary, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({**summary.counts(), "refused": summary.refused}, indent=2))
+        click.echo(
+            json.dumps({**summary.counts(), "refused": summary.refused}, indent=2, default=str)
+        )
         return
     click.echo(
         f"files        {summary.files} ({summary.files_loaded} loaded, "
@@ -21,7 +23,8 @@ def _print_summary(summary, as_json: bool) -> None:
         f"rejected     {summary.rows_rejected:,}  (quarantined with their reason)\n"
         f"loaded       {summary.rows_loaded:,}\n"
         f"dbt          {summary.models_built} models built, {summary.tests_passed} tests passed, "
-        f"{summary.tests_failed} failed\n"
+        f"{summary.tests_failed} failed"
+        f"{f' (checks: {summary.checks} rows)' if summary.checks else ''}\n"
         f"duration     {summary.duration_s:.1f}s "
         + " ".join(f"[{k} {v:.1f}s]" for k, v in summary.stage_seconds.items())
     )

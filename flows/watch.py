@@ -38,6 +38,7 @@ _COUNT_ORDER = (
     "models_built",
     "tests_passed",
     "tests_failed",
+    "checks",
 )
 
 

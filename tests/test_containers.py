@@ -198,12 +198,16 @@ def test_docker_compose_config_when_available() -> None:
     )
 
 
-def test_prefect_yaml_deploys_the_ingest_flow() -> None:
+def test_prefect_yaml_deploys_the_ingest_flow_and_the_nightly_checks() -> None:
     config = yaml.safe_load(PREFECT_YAML.read_text())
-    [deployment] = config["deployments"]
-    assert deployment["entrypoint"] == "flows/ingest.py:ingest_flow"
-    assert deployment["work_pool"]["name"] == "trips"
-    assert deployment["parameters"]["paths"] == ["/data/incoming"]
+    ingest, nightly = config["deployments"]
+    assert ingest["entrypoint"] == "flows/ingest.py:ingest_flow"
+    assert ingest["parameters"]["paths"] == ["/data/incoming"]
+    assert ingest["schedules"] == []  # on demand
+    assert nightly["entrypoint"] == "flows/dbt_build.py:dbt_build_flow"
+    assert [s["cron"] for s in nightly["schedules"]] == ["30 2 * * *"]
+    for deployment in (ingest, nightly):
+        assert deployment["work_pool"]["name"] == "trips"
     step = config["pull"][0]["prefect.deployments.steps.set_working_directory"]
     assert step["directory"] == "/opt/trips"
     assert "WORKDIR /opt/trips" in (ROOT / "docker" / "Dockerfile").read_text()
@@ -212,15 +216,14 @@ def test_prefect_yaml_deploys_the_ingest_flow() -> None:
     except ImportError:  # private module: only a bonus check
         return
     model = PrefectYamlModel.model_validate(config)
-    assert model.deployments[0].concurrency_limit == 1
+    assert [d.concurrency_limit for d in model.deployments] == [1, 1]
 
 
-def test_prefect_entrypoint_exists_and_defines_the_flow() -> None:
-    entrypoint = yaml.safe_load(PREFECT_YAML.read_text())["deployments"][0]["entrypoint"]
-    path, _, function = entrypoint.partition(":")
+@pytest.mark.parametrize("index", [0, 1])
+def test_prefect_entrypoint_exists_and_defines_the_flow(index: int) -> None:
+    deployment = yaml.safe_load(PREFECT_YAML.read_text())["deployments"][index]
+    path, _, function = deployment["entrypoint"].partition(":")
     flow_file = ROOT / path
-    if not flow_file.is_file():
-        pytest.skip(f"{path} is not in the repository yet (owned by the flows area)")
     tree = ast.parse(flow_file.read_text())
     functions = {
         node.name: node
@@ -232,7 +235,6 @@ def test_prefect_entrypoint_exists_and_defines_the_flow() -> None:
     assert any(d.startswith("flow") for d in decorators), decorators
     # the deployment's parameters are parameters of the flow
     params = {a.arg for a in functions[function].args.args}
-    deployment = yaml.safe_load(PREFECT_YAML.read_text())["deployments"][0]
     assert set(deployment["parameters"]) <= params
 
 

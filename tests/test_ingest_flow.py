@@ -6,6 +6,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from flows.dbt_build import dbt_build_flow
 from flows.ingest import ingest_flow
 from tests.csvdata import BAD_ROWS, good_rows, write_csv
 from trips_warehouse.cli import main
@@ -94,23 +95,68 @@ def test_refused_file_fails_the_run_but_loads_the_rest(pipeline_env, tmp_path):
     assert run_status[0] == "failed" and "refused" in run_status[1]
 
 
-def test_failing_dbt_test_fails_the_flow(pipeline_env, tmp_path):
-    first = write_csv(tmp_path / "a.csv", good_rows(5))
-    assert ingest_flow([str(first)], return_state=True).is_completed()
-    with psycopg.connect(pipeline_env.database_url) as conn:
-        # a datasource that is only whitespace slips past no parser here: dbt must catch it
+def _add_blank_datasource_trip(url: str, *, new_batch: bool) -> None:
+    """A trip with an empty datasource, which no landing lets through (dbt must catch it): in
+    an existing batch (an old row, changed behind the pipeline's back) or in a new batch, as a
+    faulty loader would commit it."""
+    with psycopg.connect(url) as conn:
+        file_hash, batch_id = conn.execute(
+            "select source_file_hash, batch_id from raw.trips limit 1"
+        ).fetchone()
+        if new_batch:
+            (batch_id,) = conn.execute(
+                "insert into raw.load_batches (file_hash, table_name, batch_key, row_count)"
+                " values (%s, 'trips', 'faulty', 1) returning batch_id",
+                (file_hash,),
+            ).fetchone()
         conn.execute(
             "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon, "
             "destination_lat, trip_datetime, datasource, source_file_hash, batch_id) "
-            "select trip_id || '-dup', region, origin_lon, origin_lat, destination_lon, "
-            "destination_lat, trip_datetime, '', source_file_hash, batch_id "
-            "from raw.trips limit 1"
+            "select trip_id || '-blank', region, origin_lon, origin_lat, destination_lon, "
+            "destination_lat, trip_datetime, '', source_file_hash, %s "
+            "from raw.trips limit 1",
+            (batch_id,),
         )
-    second = write_csv(tmp_path / "b.csv", good_rows(5, day=2))
-    state = ingest_flow([str(second)], return_state=True)
-    assert state.is_failed()
-    assert "DbtBuildFailed" in state.message or "dbt build" in state.message
-    assert "stg_trips__trips" in state.message
+
+
+def test_checks_of_new_rows_per_ingestion_and_of_all_rows_nightly(pipeline_env, tmp_path):
+    url = pipeline_env.database_url
+    blank_datasource_test = "expression_is_true_stg_trips__trips_datasource"
+
+    first = ingest_flow([str(write_csv(tmp_path / "a.csv", good_rows(5)))], return_state=True)
+    assert first.is_completed(), first.message
+    assert first.result().checks == "all"  # no passing checks yet: every row
+    with psycopg.connect(url) as conn:
+        checked = conn.execute(
+            "select checked_loaded_at is not null, checked_batch_id from raw.ingestion_runs"
+        ).fetchall()
+    assert checked == [(True, 1)]
+
+    # an old row goes bad: the next ingestion's checks read only its own rows ...
+    _add_blank_datasource_trip(url, new_batch=False)
+    second = ingest_flow([str(write_csv(tmp_path / "b.csv", good_rows(5, day=2)))],
+                         return_state=True)
+    assert second.is_completed(), second.message
+    assert second.result().checks == "new" and "(new rows)" in second.message
+    assert second.result().tests_passed < first.result().tests_passed  # nightly tests left out
+    # ... and the nightly build, which reads every row, fails naming the test
+    nightly = dbt_build_flow(return_state=True)
+    assert nightly.is_failed()
+    assert blank_datasource_test in nightly.message
+
+    # a bad row in a new batch fails the ingestion that checks it
+    _add_blank_datasource_trip(url, new_batch=True)
+    third = ingest_flow([str(write_csv(tmp_path / "c.csv", good_rows(5, day=3)))],
+                        return_state=True)
+    assert third.is_failed()
+    assert "DbtBuildFailed" in third.message or "dbt build" in third.message
+    assert "stg_trips__trips" in third.message and blank_datasource_test in third.message
+    # and the next one too: checks start after the last run whose checks passed
+    fourth = ingest_flow([str(write_csv(tmp_path / "d.csv", good_rows(5, day=4)))],
+                         return_state=True)
+    assert fourth.is_failed() and blank_datasource_test in fourth.message
+    # the files were loaded, but a failing staging test stops dbt before the marts
+    assert counts(url) == {"raw": 22, "rejected": 0, "fct": 10, "grouped": 10}
 
 
 def test_cli_ingest_on_embedded_postgres(tmp_path, monkeypatch, prefect_server):

@@ -34,6 +34,9 @@ class Settings:
     max_records_per_parquet_file: int = 1_000_000
     dbt_target: str = "dev"
     dbt_threads: int = 4
+    # rows the dbt tests of an ingestion read: "new" (since the last passing checks; the
+    # full-table `nightly` tests run in the nightly build) or "all" (every row, every run)
+    dbt_checks: str = "new"
     raw_schema: str = "raw"
     notify_webhook_url: str | None = None
     notify_slack_webhook_url: str | None = None
@@ -57,9 +60,15 @@ class Settings:
         return self.data_dir / "pg"
 
 
+DBT_CHECKS_CHOICES = ("new", "all")
+
+
 def load_settings() -> Settings:
     """Read settings from ``TRIPS_*`` environment variables."""
     smtp_to = _env("TRIPS_NOTIFY_SMTP_TO", "") or ""
+    dbt_checks = (_env("TRIPS_DBT_CHECKS", "new") or "new").lower()
+    if dbt_checks not in DBT_CHECKS_CHOICES:
+        raise ValueError(f"TRIPS_DBT_CHECKS must be 'new' or 'all', not {dbt_checks!r}")
     return Settings(
         data_dir=Path(_env("TRIPS_DATA_DIR", str(PROJECT_ROOT / ".trips"))).resolve(),
         database_url=_env("TRIPS_DATABASE_URL"),
@@ -69,6 +78,7 @@ def load_settings() -> Settings:
         max_records_per_parquet_file=int(_env("TRIPS_MAX_RECORDS_PER_FILE", "1000000")),
         dbt_target=_env("TRIPS_DBT_TARGET", "dev"),
         dbt_threads=int(_env("TRIPS_DBT_THREADS", "4")),
+        dbt_checks=dbt_checks,
         notify_webhook_url=_env("TRIPS_NOTIFY_WEBHOOK_URL"),
         notify_slack_webhook_url=_env("TRIPS_NOTIFY_SLACK_WEBHOOK_URL"),
         notify_smtp_host=_env("TRIPS_NOTIFY_SMTP_HOST"),

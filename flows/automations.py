@@ -13,6 +13,10 @@ crashed      ``prefect.flow-run.Crashed``                            always
 progress     ``trips.ingestion.*`` stage events (flows/events.py)    TRIPS_NOTIFY_ON_PROGRESS
 ===========  =====================================================  ==========================
 
+and for the nightly warehouse build (flow ``trips-dbt-build``, flows/dbt_build.py), whose full
+checks catch what the ingestions' checks of new rows cannot: ``checks-failed`` and
+``checks-crashed`` (its ``Failed`` / ``Crashed`` states), always.
+
 Applying saves the destination blocks under fixed names, then creates, updates or deletes the
 automations whose names start with :data:`NAME_PREFIX` so that the server matches this file;
 running it twice changes nothing. With no destination configured, the automations are removed.
@@ -42,6 +46,7 @@ from flows.server import ui_url_for
 from trips_warehouse.config import Settings
 
 FLOW_NAME = "trips-ingest"
+CHECKS_FLOW_NAME = "trips-dbt-build"
 NAME_PREFIX = "trips-ingest: "
 MANAGED_BY = "Managed by `trips notify apply` (flows/automations.py); edits are overwritten."
 
@@ -50,6 +55,11 @@ STATE_EVENTS = {
     "completed": "prefect.flow-run.Completed",
     "failed": "prefect.flow-run.Failed",
     "crashed": "prefect.flow-run.Crashed",
+}
+# the nightly build's kinds: the state event of a CHECKS_FLOW_NAME run
+CHECKS_EVENTS = {
+    "checks-failed": STATE_EVENTS["failed"],
+    "checks-crashed": STATE_EVENTS["crashed"],
 }
 
 
@@ -78,8 +88,12 @@ def _trigger(kind: str, flow_name: str) -> EventTrigger:
             posture=Posture.Reactive,
             threshold=1,
         )
+    if kind in CHECKS_EVENTS:
+        expected, flow_name = CHECKS_EVENTS[kind], CHECKS_FLOW_NAME
+    else:
+        expected = STATE_EVENTS[kind]
     return EventTrigger(
-        expect={STATE_EVENTS[kind]},
+        expect={expected},
         match={"prefect.resource.id": "prefect.flow-run.*"},
         match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow_name},
         posture=Posture.Reactive,
@@ -94,7 +108,7 @@ def desired_automations(
     if not block_ids:
         return []
     templates = render_templates(ui_url)
-    kinds = [*STATE_EVENTS, *(["progress"] if on_progress else [])]
+    kinds = [*STATE_EVENTS, *(["progress"] if on_progress else []), *CHECKS_EVENTS]
     automations = []
     for kind in kinds:
         subject, body = templates[kind]

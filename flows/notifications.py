@@ -161,6 +161,17 @@ STATE_BODY = (
     "Run: {link}\n"
 )
 
+CHECKS_SUBJECT = "[trips] warehouse checks {{ event.resource['prefect.state-name'] }}: " + _RUN
+
+CHECKS_BODY = (
+    "Warehouse build run " + _RUN + " (every model, every data test on every row) is "
+    "{{ event.resource['prefect.state-name'] }}.\n"
+    "{% if event.resource['prefect.state-message'] %}"
+    "Error: {{ event.resource['prefect.state-message'] }}\n"
+    "{% endif %}"
+    "Run: {link}\n"
+)
+
 PROGRESS_SUBJECT = (
     "[trips] " + _RUN + ": {{ event.payload.stage }} {{ event.payload.status }}"
 )
@@ -170,7 +181,7 @@ PROGRESS_BODY = (
     "Files: " + _FILES + "\n"
     "{% set p = event.payload %}"
     "{% for key in ['files', 'rows_read', 'rows_rejected', 'rows_loaded', 'models_built', "
-    "'tests_passed', 'tests_failed'] if key in p %}"
+    "'tests_passed', 'tests_failed', 'checks'] if key in p %}"
     "{{ key | replace('_', ' ') | capitalize }}: {{ p[key] }}\n"
     "{% endfor %}"
     "{% if 'duration_s' in p %}Duration: {{ p.duration_s | float | round(1) }} s\n{% endif %}"
@@ -183,10 +194,13 @@ def render_templates(ui_url: str) -> dict[str, tuple[str, str]]:
     """Subject/body templates per notification kind, with the Prefect UI base URL filled in."""
     link = _LINK.format(ui=ui_url.rstrip("/"))
     state = (STATE_SUBJECT, STATE_BODY.replace("{link}", link))
+    checks = (CHECKS_SUBJECT, CHECKS_BODY.replace("{link}", link))
     return {
         "started": state,
         "completed": state,
         "failed": state,
         "crashed": state,
         "progress": (PROGRESS_SUBJECT, PROGRESS_BODY.replace("{link}", link)),
+        "checks-failed": checks,
+        "checks-crashed": checks,
     }

@@ -270,6 +270,22 @@ def _stand_in_flow():
 stand_in_ingest = _stand_in_flow()
 
 
+def _stand_in_checks_flow():
+    from prefect import flow
+
+    @flow(name="trips-dbt-build")
+    def stand_in_checks(failing_test: str = ""):
+        """flows.dbt_build.dbt_build_flow (the nightly build) failing as it would."""
+        if failing_test:
+            raise RuntimeError(f"dbt build: 1 failed; failed: {failing_test}")
+        return {"tests_failed": 0}
+
+    return stand_in_checks
+
+
+stand_in_checks = _stand_in_checks_flow()
+
+
 def run_name(state) -> str:
     """The flow run name of a final state returned by ``flow(..., return_state=True)``."""
     import asyncio

@@ -18,6 +18,7 @@ from tests.prefect_fixtures import (
     closed_port,
     read_events,
     run_name,
+    stand_in_checks,
     stand_in_ingest,
 )
 
@@ -27,7 +28,9 @@ def test_apply_is_idempotent(applied_automations, notify_settings):
     again = apply(notify_settings)
     assert again.created == again.updated == again.deleted == []
     assert sorted(again.unchanged) == [
-        f"{NAME_PREFIX}{k}" for k in ("completed", "crashed", "failed", "progress", "started")
+        f"{NAME_PREFIX}{k}"
+        for k in ("checks-crashed", "checks-failed", "completed", "crashed", "failed",
+                  "progress", "started")
     ]
 
 
@@ -76,6 +79,30 @@ def test_failure_names_the_error(applied_automations, http_receiver):
         lambda m: about_run(name)(m) and "Failed" in m.subject and m.path == "/generic"
     )
     assert "Error:" in msg.body and "not_null_fct_trips_trip_id" in msg.body
+
+
+def test_failed_nightly_checks_are_pushed_and_a_passing_run_is_not(
+    applied_automations, http_receiver, smtp_receiver
+):
+    passed = stand_in_checks(return_state=True)
+    failed = stand_in_checks(failing_test="unique_fct_trips_trip_id", return_state=True)
+    assert passed.is_completed() and failed.is_failed()
+    name = run_name(failed)
+    posts = http_receiver.inbox.wait_for(
+        lambda m: about_run(name)(m) and "warehouse checks Failed" in m.subject, count=2
+    )
+    assert sorted(m.path for m in posts) == ["/generic", "/slack"]
+    generic = next(m for m in posts if m.path == "/generic")
+    assert "Error:" in generic.body and "unique_fct_trips_trip_id" in generic.body
+    assert f"/runs/flow-run/{failed.state_details.flow_run_id}" in generic.body
+    assert smtp_receiver.inbox.wait_for(
+        lambda m: about_run(name)(m) and "warehouse checks Failed" in m.subject
+    )
+    # the ingestion automations do not fire for the nightly flow, nor the checks ones for a pass
+    quiet = run_name(passed)
+    assert not http_receiver.inbox.wait_for(about_run(quiet), timeout=3)
+    assert not [m for m in http_receiver.inbox.items
+                if about_run(name)(m) and "ingestion" in m.subject]
 
 
 def test_failed_delivery_is_logged_and_does_not_block_the_run(

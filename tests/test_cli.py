@@ -25,6 +25,16 @@ def test_help_lists_every_command_and_version():
         assert CliRunner().invoke(main, [command, "--help"]).exit_code == 0, command
 
 
+def test_a_bad_setting_is_a_usage_error_naming_the_variable(monkeypatch):
+    for name, value, says in (("TRIPS_DBT_CHECKS", "some", "must be 'new' or 'all'"),
+                              ("TRIPS_DBT_THREADS", "four", "must be an integer")):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            result = CliRunner().invoke(main, ["db", "url"])
+        assert result.exit_code == 2, result.output
+        assert f"configuration: {name} {says}, not '{value}'" in result.output
+
+
 def test_db_url_prefers_explicit_url(pg_url, monkeypatch):
     monkeypatch.setenv("TRIPS_DATABASE_URL", pg_url)
     result = CliRunner().invoke(main, ["db", "url"])

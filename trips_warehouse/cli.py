@@ -7,6 +7,7 @@ import logging
 import click
 
 from trips_warehouse import __version__
+from trips_warehouse.config import load_settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +19,10 @@ def main(verbose: bool) -> None:
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    try:
+        load_settings()
+    except ValueError as exc:  # a TRIPS_* variable that does not parse: say which, exit 2
+        raise click.UsageError(f"configuration: {exc}") from None
 
 
 def _register_all() -> None:

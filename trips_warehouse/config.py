@@ -22,6 +22,14 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _env_int(name: str, default: int) -> int:
+    value = _env(name, str(default))
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, not {value!r}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings. Build with :func:`load_settings`; override fields in tests."""
@@ -74,15 +82,15 @@ def load_settings() -> Settings:
         database_url=_env("TRIPS_DATABASE_URL"),
         spark_master=_env("TRIPS_SPARK_MASTER", "local[*]"),
         spark_driver_memory=_env("TRIPS_SPARK_DRIVER_MEMORY", "2g"),
-        load_batch_rows=int(_env("TRIPS_LOAD_BATCH_ROWS", "200000")),
-        max_records_per_parquet_file=int(_env("TRIPS_MAX_RECORDS_PER_FILE", "1000000")),
+        load_batch_rows=_env_int("TRIPS_LOAD_BATCH_ROWS", 200000),
+        max_records_per_parquet_file=_env_int("TRIPS_MAX_RECORDS_PER_FILE", 1000000),
         dbt_target=_env("TRIPS_DBT_TARGET", "dev"),
-        dbt_threads=int(_env("TRIPS_DBT_THREADS", "4")),
+        dbt_threads=_env_int("TRIPS_DBT_THREADS", 4),
         dbt_checks=dbt_checks,
         notify_webhook_url=_env("TRIPS_NOTIFY_WEBHOOK_URL"),
         notify_slack_webhook_url=_env("TRIPS_NOTIFY_SLACK_WEBHOOK_URL"),
         notify_smtp_host=_env("TRIPS_NOTIFY_SMTP_HOST"),
-        notify_smtp_port=int(_env("TRIPS_NOTIFY_SMTP_PORT", "25")),
+        notify_smtp_port=_env_int("TRIPS_NOTIFY_SMTP_PORT", 25),
         notify_smtp_from=_env("TRIPS_NOTIFY_SMTP_FROM", "trips-warehouse@localhost"),
         notify_smtp_to=tuple(a.strip() for a in smtp_to.split(",") if a.strip()),
         notify_on_progress=_env("TRIPS_NOTIFY_ON_PROGRESS", "false").lower()

@@ -204,6 +204,20 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     assert by_id["t5"]["region_id"] == md5("Hamburg")
     weeks = query(raw_db, "select week_label from marts.dim_weeks order by 1")
     assert [w["week_label"] for w in weeks] == ["2018-W21", "2018-W22", "2018-W23", "2018-W24"]
+    # the dimensions folded the new file into their rows (what a full aggregate gives)
+    regions = {r["region_name"]: r for r in query(raw_db, "select * from marts.dim_regions")}
+    assert {name: r["trip_count"] for name, r in regions.items()} == {
+        "Turin": 2, "Prague": 2, "Hamburg": 1, "unknown": 0}
+    prague = regions["Prague"]
+    assert (prague["min_lon"], prague["min_lat"], prague["max_lon"], prague["max_lat"]) == (
+        -0.005, 50.07, 14.43, 50.09)
+    assert (prague["first_trip_at"], prague["last_trip_at"]) == (
+        datetime(2018, 6, 10, 23, 59, 59), datetime(2018, 6, 11, 0, 30))
+    assert regions["Turin"]["min_lon"] == 7.681  # t1's edit is not picked up (as in the fact)
+    assert prague["max_loaded_at"] == by_id["t4"]["loaded_at"]
+    sources = query(raw_db, "select datasource_name, trip_count from marts.dim_datasources")
+    assert {r["datasource_name"]: r["trip_count"] for r in sources} == {
+        "funny_car": 2, "cheap_mob": 2, "baba_car": 1, "unknown": 0}
     index_names = {r["indexname"] for r in query(
         raw_db, "select indexname from pg_indexes where tablename = 'fct_trips'")}
     assert not {"fct_trips__origin_cell_idx", "fct_trips__destination_cell_idx"} & index_names

@@ -1,23 +1,90 @@
+{#-
+    One row per datasource with its trip count and activity span, plus the unknown member.
+    Incremental like dim_regions (macro newly_loaded_trips): only the trips of newly loaded
+    files are aggregated and folded into the existing rows.
+-#}
+
+-- depends_on: {{ ref('int_files_loaded') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='datasource_id',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-trips as (
+gridded_trips as (
 
     select * from {{ ref('int_trips_gridded') }}
 
 ),
 
-datasources as (
+{% if is_incremental() %}
+
+watermark as (
+
+    select coalesce(max(max_loaded_at), '-infinity'::timestamptz) as max_loaded_at
+    from {{ this }}
+
+),
+
+{{ newly_loaded_trips('gridded_trips', '(select watermark.max_loaded_at from watermark)') }}
+
+{% else %}
+
+trips as (
+
+    select * from gridded_trips
+
+),
+
+{% endif %}
+
+new_datasources as (
 
     select
         datasource as datasource_name,
         count(*) as trip_count,
         min(trip_at) as first_trip_at,
-        max(trip_at) as last_trip_at
+        max(trip_at) as last_trip_at,
+        max(loaded_at) as max_loaded_at
 
     from trips
     group by datasource
 
 ),
+
+{% if is_incremental() %}
+
+datasources as (
+
+    -- least/greatest ignore nulls: a datasource seen for the first time keeps its own values
+    select
+        new_datasources.datasource_name,
+        new_datasources.trip_count + coalesce(folded.trip_count, 0) as trip_count,
+        least(new_datasources.first_trip_at, folded.first_trip_at) as first_trip_at,
+        greatest(new_datasources.last_trip_at, folded.last_trip_at) as last_trip_at,
+        greatest(new_datasources.max_loaded_at, folded.max_loaded_at) as max_loaded_at
+
+    from new_datasources
+    left join {{ this }} as folded
+        on new_datasources.datasource_name = folded.datasource_name
+
+),
+
+{% else %}
+
+datasources as (
+
+    select * from new_datasources
+
+),
+
+{% endif %}
 
 keyed as (
 
@@ -26,7 +93,8 @@ keyed as (
         datasource_name,
         trip_count,
         first_trip_at,
-        last_trip_at
+        last_trip_at,
+        max_loaded_at
 
     from datasources
 
@@ -39,7 +107,8 @@ unknown_member as (
         'unknown' as datasource_name,
         0::bigint as trip_count,
         null::timestamp as first_trip_at,
-        null::timestamp as last_trip_at
+        null::timestamp as last_trip_at,
+        null::timestamptz as max_loaded_at
 
 ),
 

@@ -1,12 +1,52 @@
+{#-
+    One row per region with its bounding box, trip count and activity span, plus the unknown
+    member. Incremental like fct_trips (macro newly_loaded_trips): a run aggregates only the
+    trips of the files loaded after the newest max_loaded_at here and folds them into the
+    existing rows (counts add, extents and first/last take least/greatest): a full aggregate
+    of every visible trip took 12 s of every ingestion's build at 27M trips.
+-#}
+
+-- depends_on: {{ ref('int_files_loaded') }}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='region_id',
+        on_schema_change='fail',
+    )
+}}
+
 with
 
-trips as (
+gridded_trips as (
 
     select * from {{ ref('int_trips_gridded') }}
 
 ),
 
-regions as (
+{% if is_incremental() %}
+
+watermark as (
+
+    select coalesce(max(max_loaded_at), '-infinity'::timestamptz) as max_loaded_at
+    from {{ this }}
+
+),
+
+{{ newly_loaded_trips('gridded_trips', '(select watermark.max_loaded_at from watermark)') }}
+
+{% else %}
+
+trips as (
+
+    select * from gridded_trips
+
+),
+
+{% endif %}
+
+new_regions as (
 
     select
         region as region_name,
@@ -16,12 +56,45 @@ regions as (
         greatest(max(origin_lat), max(destination_lat)) as max_lat,
         count(*) as trip_count,
         min(trip_at) as first_trip_at,
-        max(trip_at) as last_trip_at
+        max(trip_at) as last_trip_at,
+        max(loaded_at) as max_loaded_at
 
     from trips
     group by region
 
 ),
+
+{% if is_incremental() %}
+
+regions as (
+
+    -- least/greatest ignore nulls: a region seen for the first time keeps its own values
+    select
+        new_regions.region_name,
+        least(new_regions.min_lon, folded.min_lon) as min_lon,
+        least(new_regions.min_lat, folded.min_lat) as min_lat,
+        greatest(new_regions.max_lon, folded.max_lon) as max_lon,
+        greatest(new_regions.max_lat, folded.max_lat) as max_lat,
+        new_regions.trip_count + coalesce(folded.trip_count, 0) as trip_count,
+        least(new_regions.first_trip_at, folded.first_trip_at) as first_trip_at,
+        greatest(new_regions.last_trip_at, folded.last_trip_at) as last_trip_at,
+        greatest(new_regions.max_loaded_at, folded.max_loaded_at) as max_loaded_at
+
+    from new_regions
+    left join {{ this }} as folded
+        on new_regions.region_name = folded.region_name
+
+),
+
+{% else %}
+
+regions as (
+
+    select * from new_regions
+
+),
+
+{% endif %}
 
 keyed as (
 
@@ -34,7 +107,8 @@ keyed as (
         max_lat,
         trip_count,
         first_trip_at,
-        last_trip_at
+        last_trip_at,
+        max_loaded_at
 
     from regions
 
@@ -51,7 +125,8 @@ unknown_member as (
         null::double precision as max_lat,
         0::bigint as trip_count,
         null::timestamp as first_trip_at,
-        null::timestamp as last_trip_at
+        null::timestamp as last_trip_at,
+        null::timestamptz as max_loaded_at
 
 ),
 

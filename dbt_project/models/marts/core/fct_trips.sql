@@ -5,9 +5,9 @@
     loaded_at values only grow and a file is never seen before it is complete: its early
     batches cannot fall below the watermark (which batch_id could, after a killed load).
 
-    So that a run does not scan raw.trips, the trips are also restricted to batch_id >= the
-    first trip batch of the new files (raw.load_batches, tiny), which Postgres pushes down to
-    raw.trips as a BRIN bitmap scan.
+    So that a run does not scan raw.trips, the trips are also restricted to the batch range of
+    the new files (macro newly_loaded_trips, shared with the dimensions), which Postgres pushes
+    down to raw.trips as a BRIN bitmap scan.
 
     Append, not delete+insert: a file becomes visible once and trip ids are unique per file,
     so there is nothing to replace; a trip seen twice violates the primary key and fails the
@@ -99,12 +99,6 @@ gridded_trips as (
 
 {% if is_incremental() %}
 
-loaded_files as (
-
-    select * from {{ ref('int_files_loaded') }}
-
-),
-
 watermark as (
 
     select coalesce(max(loaded_at), '-infinity'::timestamptz) as max_loaded_at
@@ -112,28 +106,7 @@ watermark as (
 
 ),
 
-new_batches as (
-
-    -- the batch range of the newly loaded files: a two-sided range lets the planner pick the
-    -- BRIN index of raw.trips (an open "batch_id >= param" is estimated at a third of the table)
-    select
-        min(first_trip_batch_id) as first_batch_id,
-        max(last_trip_batch_id) as last_batch_id
-    from loaded_files
-    where loaded_at > (select watermark.max_loaded_at from watermark)
-
-),
-
-trips as (
-
-    select * from gridded_trips
-    where
-        loaded_at > (select watermark.max_loaded_at from watermark)
-        and batch_id between
-        (select new_batches.first_batch_id from new_batches)
-        and (select new_batches.last_batch_id from new_batches)
-
-),
+{{ newly_loaded_trips('gridded_trips', '(select watermark.max_loaded_at from watermark)') }}
 
 {% else %}
 

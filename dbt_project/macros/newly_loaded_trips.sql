@@ -1,8 +1,8 @@
 {#-
-    CTEs `loaded_files`, `new_batches` and `trips`: the visible trips of the files loaded after
-    `watermark` (a scalar SQL expression, the caller's own watermark), read from
-    `gridded_trips` (a CTE over int_trips_gridded). The incremental runs of fct_trips and of the
-    dimensions it joins share it.
+    The import and selection CTEs of fct_trips and of the dimensions it joins, ending in
+    `trips`: every visible trip (int_trips_gridded) in a full build; in an incremental run only
+    the trips of the files loaded after the model's own watermark, max(`watermark_column`) of
+    {{ this }} (CTEs `gridded_trips`, `watermark`, `loaded_files`, `new_batches`, `trips`).
 
     Files, not batches, are the unit: a file becomes visible when it is completely loaded, and
     its loaded_at is then above every watermark (runs are serialised), even when early batches
@@ -12,7 +12,22 @@
     The caller needs `-- depends_on: {{ ref('int_files_loaded') }}` (this ref is only rendered
     in incremental runs).
 -#}
-{% macro newly_loaded_trips(gridded_trips, watermark) -%}
+{% macro newly_loaded_trips(watermark_column) -%}
+gridded_trips as (
+
+    select * from {{ ref('int_trips_gridded') }}
+
+),
+
+{% if is_incremental() -%}
+
+watermark as (
+
+    select coalesce(max({{ watermark_column }}), '-infinity'::timestamptz) as max_loaded_at
+    from {{ this }}
+
+),
+
 loaded_files as (
 
     select * from {{ ref('int_files_loaded') }}
@@ -27,18 +42,28 @@ new_batches as (
         min(first_trip_batch_id) as first_batch_id,
         max(last_trip_batch_id) as last_batch_id
     from loaded_files
-    where loaded_at > {{ watermark }}
+    where loaded_at > (select watermark.max_loaded_at from watermark)
 
 ),
 
 trips as (
 
-    select * from {{ gridded_trips }}
+    select * from gridded_trips
     where
-        loaded_at > {{ watermark }}
+        loaded_at > (select watermark.max_loaded_at from watermark)
         and batch_id between
         (select new_batches.first_batch_id from new_batches)
         and (select new_batches.last_batch_id from new_batches)
 
 ),
+
+{%- else -%}
+
+trips as (
+
+    select * from gridded_trips
+
+),
+
+{%- endif %}
 {%- endmacro %}

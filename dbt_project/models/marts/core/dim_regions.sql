@@ -19,32 +19,7 @@
 
 with
 
-gridded_trips as (
-
-    select * from {{ ref('int_trips_gridded') }}
-
-),
-
-{% if is_incremental() %}
-
-watermark as (
-
-    select coalesce(max(max_loaded_at), '-infinity'::timestamptz) as max_loaded_at
-    from {{ this }}
-
-),
-
-{{ newly_loaded_trips('gridded_trips', '(select watermark.max_loaded_at from watermark)') }}
-
-{% else %}
-
-trips as (
-
-    select * from gridded_trips
-
-),
-
-{% endif %}
+{{ newly_loaded_trips('max_loaded_at') }}
 
 new_regions as (
 

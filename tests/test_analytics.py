@@ -315,6 +315,18 @@ def test_cli_bad_input_exits_2(url: str, args: list[str], message: str) -> None:
     assert message in result.output
 
 
+def test_cli_on_a_warehouse_without_marts_or_functions_says_build_it(pg_url: str) -> None:
+    # nothing built at all; then the marts schema without the functions (what `dbt run` leaves)
+    for setup in (None, "create schema marts"):
+        if setup:
+            with psycopg.connect(pg_url, autocommit=True) as conn:
+                conn.execute(setup)
+        result = _invoke(pg_url, "weekly-average", "--bbox", "7.6,45,7.7,45.1")
+        assert result.exit_code == 1, result.output
+        assert "analytics marts are not built in this database" in result.output
+        assert "run `trips dbt build` first" in result.output
+
+
 def test_cli_groups(url: str) -> None:
     result = _invoke(url, "groups", "--min-trips", "2", "--json")
     assert result.exit_code == 0, result.output

@@ -41,7 +41,8 @@ def _connection() -> Iterator[psycopg.Connection]:
             psycopg.errors.InvalidSchemaName) as exc:
         raise click.ClickException(
             f"the analytics marts are not built in this database ({exc.diag.message_primary}); "
-            "load data and run the dbt build first"
+            "load data and run `trips dbt build` first (`dbt run` alone does not create the"
+            " SQL functions)"
         ) from exc
 
 

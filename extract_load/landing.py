@@ -82,7 +82,7 @@ def land_file(
     """Land one source file; replaces any earlier (partial) landing of the same content."""
     landed_dir, quarantine_dir = landed_paths(landing_root, quarantine_root, source)
     scratch = landing_root.parent / "_scratch" / f"{source.sha256}-{uuid.uuid4().hex[:8]}"
-    frame = landing_frame(read_source(spark, source.path), id_prefix=source.short_hash)
+    frame = landing_frame(read_source(spark, source.path))
     (
         frame.repartition("status", "trip_date")
         .write.option("maxRecordsPerFile", max_records_per_file)

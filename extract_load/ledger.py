@@ -57,18 +57,18 @@ create table if not exists {raw}.load_batches (
     unique (file_hash, table_name, batch_key)
 );
 
+-- lean: the batch says which file and when (raw.load_batches); trip_id is
+-- batch_id << 32 | row number in the batch (loader.TRIP_ID_ROW_BITS)
 create table if not exists {raw}.trips (
-    trip_id           text not null,
-    region            text not null,
+    trip_id           bigint not null,
+    batch_id          bigint not null,
     origin_lon        double precision not null,
     origin_lat        double precision not null,
     destination_lon   double precision not null,
     destination_lat   double precision not null,
     trip_datetime     timestamp not null,
-    datasource        text not null,
-    source_file_hash  text not null,
-    batch_id          bigint not null,
-    loaded_at         timestamptz not null default now()
+    region            text not null,
+    datasource        text not null
 );
 create index if not exists trips_batch_id_brin on {raw}.trips using brin (batch_id);
 
@@ -118,6 +118,16 @@ def ensure_raw_schema(conn: psycopg.Connection, raw_schema: str = "raw") -> None
         # serialise concurrent first-time creation
         conn.execute("select pg_advisory_xact_lock(hashtext('trips.raw_ddl'))")
         conn.execute(RAW_DDL.format(raw=raw_schema))
+        old_layout = conn.execute(
+            "select 1 from information_schema.columns where table_schema = %s"
+            " and table_name = 'trips' and column_name = 'source_file_hash'",
+            (raw_schema,),
+        ).fetchone()
+    if old_layout:
+        raise RuntimeError(
+            f"{raw_schema}.trips has the pre-0.2 layout (text trip ids, a file hash per row);"
+            " ingest into a new database (docs/scalability.md#upgrading)"
+        )
 
 
 def get_ingestion(conn: psycopg.Connection, file_hash: str, raw: str = "raw") -> dict | None:

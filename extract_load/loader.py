@@ -30,6 +30,9 @@ REJECTED_TABLE = "trips_rejected"
 
 # parquet column -> raw table column, per target table
 _TRIPS_MAPPING = {c: c for c in LANDED_COLUMNS}
+# trip_id = batch_id << TRIP_ID_ROW_BITS | row number in the batch: unique, stable (a landed
+# file's rows never change order) and 8 bytes, instead of a string built per row in Spark
+TRIP_ID_ROW_BITS = 32
 _REJECTED_MAPPING = {
     **{f"raw_{c}": c for c in RAW_COLUMNS},
     "raw_record": "raw_record",
@@ -74,16 +77,28 @@ def copy_parquet_file(
         if batch is None:
             return None
         batch_id = batch[0]
-        columns = [*mapping.values(), "source_file_hash", "batch_id"]
+        if rows >= 1 << TRIP_ID_ROW_BITS:
+            raise ValueError(f"{path}: {rows} rows do not fit a batch's {TRIP_ID_ROW_BITS}-bit ids")
+        keyed = table == TRIPS_TABLE
+        columns = [*mapping.values(), "batch_id"]
+        columns = ["trip_id", *columns] if keyed else [*columns, "source_file_hash"]
         copy_sql = f"copy {raw}.{table} ({', '.join(columns)}) from stdin (format csv)"
+        offset = 0
         with conn.cursor() as cur, cur.copy(copy_sql) as copy:
             for record_batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(mapping)):
                 n = record_batch.num_rows
-                chunk = (
-                    pa.Table.from_batches([record_batch])
-                    .append_column("source_file_hash", pa.array([source_hash] * n, pa.string()))
-                    .append_column("batch_id", pa.array([batch_id] * n, pa.int64()))
+                chunk = pa.Table.from_batches([record_batch]).append_column(
+                    "batch_id", pa.array([batch_id] * n, pa.int64())
                 )
+                if keyed:
+                    first_id = (batch_id << TRIP_ID_ROW_BITS) + offset
+                    ids = pa.array(range(first_id, first_id + n), pa.int64())
+                    chunk = chunk.add_column(0, "trip_id", ids)
+                else:
+                    chunk = chunk.append_column(
+                        "source_file_hash", pa.array([source_hash] * n, pa.string())
+                    )
+                offset += n
                 copy.write(_csv_bytes(chunk))
     return rows
 

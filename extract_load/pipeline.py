@@ -91,7 +91,11 @@ def _reset_partial_load(conn: psycopg.Connection, file_hash: str, raw: str) -> N
     """Forget a partial load whose landed files are gone (they are about to be re-landed)."""
     with conn.transaction():
         for table in (TRIPS_TABLE, REJECTED_TABLE):
-            conn.execute(f"delete from {raw}.{table} where source_file_hash = %s", (file_hash,))
+            conn.execute(
+                f"delete from {raw}.{table} where batch_id in"
+                f" (select batch_id from {raw}.load_batches where file_hash = %s)",
+                (file_hash,),
+            )
         conn.execute(f"delete from {raw}.load_batches where file_hash = %s", (file_hash,))
 
 

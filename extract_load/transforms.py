@@ -22,7 +22,6 @@ _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 WKT_POINT_PATTERN = rf"^\s*(?i:POINT)\s*\(\s*{_NUMBER}\s+{_NUMBER}\s*\)\s*$"
 
 LANDED_COLUMNS = (
-    "trip_id",
     "region",
     "origin_lon",
     "origin_lat",
@@ -97,12 +96,13 @@ def raw_record(col_names: tuple[str, ...] = RAW_COLUMNS) -> Column:
     )
 
 
-def to_landing_rows(validated: DataFrame, id_prefix: str) -> DataFrame:
+def to_landing_rows(validated: DataFrame) -> DataFrame:
     """One output shape for accepted and rejected rows, with a ``status`` partition column.
 
     Accepted rows keep only typed columns (raw strings nulled: free in parquet); rejected rows
-    keep only raw strings and the reason. ``trip_id`` is ``<file hash prefix>-<row id>``; it is
-    fixed once written to parquet, so every later load of the landed files sees the same ids.
+    keep only raw strings and the reason. No per-row id: the loader numbers the rows of each
+    landed parquet file (its batch), which is cheaper than a string per row in Spark and just
+    as stable, because a landed file's row order never changes.
     """
     ok = F.col("rejection_reason").isNull()
 
@@ -114,11 +114,8 @@ def to_landing_rows(validated: DataFrame, id_prefix: str) -> DataFrame:
 
     return validated.select(
         F.when(ok, F.lit("accepted")).otherwise(F.lit("rejected")).alias("status"),
-        F.concat(F.lit(f"{id_prefix}-"), F.monotonically_increasing_id().cast("string")).alias(
-            "trip_id"
-        ),
         when_ok("region_clean").alias("region"),
-        *[when_ok(c).alias(c) for c in LANDED_COLUMNS[2:7]],
+        *[when_ok(c).alias(c) for c in LANDED_COLUMNS[1:6]],
         when_ok("datasource_clean").alias("datasource"),
         F.when(ok, F.to_date("trip_datetime")).alias("trip_date"),
         *[when_bad(F.col(c)).alias(f"raw_{c}") for c in RAW_COLUMNS],
@@ -127,6 +124,6 @@ def to_landing_rows(validated: DataFrame, id_prefix: str) -> DataFrame:
     )
 
 
-def landing_frame(raw: DataFrame, id_prefix: str) -> DataFrame:
+def landing_frame(raw: DataFrame) -> DataFrame:
     """The whole landing transformation: raw strings -> validated, partition-ready rows."""
-    return to_landing_rows(with_rejection_reason(parse_trips(raw)), id_prefix)
+    return to_landing_rows(with_rejection_reason(parse_trips(raw)))

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
 from tests.conftest import fresh_database
-from tests.test_dbt_project import add_batch, add_file, mark_loaded
+from tests.test_dbt_project import add_batch, add_file, mark_loaded, trip_names
 from trips_warehouse import analytics
 from trips_warehouse.cli import main
 from trips_warehouse.config import Settings, load_settings
@@ -76,19 +76,20 @@ def _rows(url: str, sql: str, params=None) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def warehouse(admin_url: str, tmp_path_factory: pytest.TempPathFactory):
-    """A module database built in two batches; yields (url, groups after the first build)."""
+    """A module database built in two batches; yields (url, groups after the first build,
+    fixture name of every trip_id)."""
     tmp = tmp_path_factory.mktemp("analytics")
     with fresh_database(admin_url) as url:
         settings = replace(load_settings(), data_dir=tmp / "data", database_url=url, dbt_threads=2)
         with psycopg.connect(url) as conn:
             ensure_raw_schema(conn)
-            add_file(conn, "h1", FIRST_BATCH)
+            names = trip_names(add_file(conn, "h1", FIRST_BATCH), FIRST_BATCH)
         dbt_build(settings, url, select=SELECT, target_path=tmp / "target")
         first_groups = _rows(url, "select * from marts.trip_groups")
         with psycopg.connect(url) as conn:
-            add_file(conn, "h2", SECOND_BATCH)
+            names |= trip_names(add_file(conn, "h2", SECOND_BATCH), SECOND_BATCH)
         dbt_build(settings, url, select=SELECT, target_path=tmp / "target")
-        yield url, first_groups
+        yield url, first_groups, names
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def conn(url: str):
 
 
 def test_trip_groups_cover_every_trip_once(url: str) -> None:
-    fact = _rows(url, "select trip_id, trip_group_id from marts.fct_trips")
+    fact = _rows(url, "select trip_id, trip_group_id from marts.fct_trips_gridded")
     groups = {g["trip_group_id"]: g for g in _rows(url, "select * from marts.trip_groups")}
     assert len(fact) == len(ALL_TRIPS)
     assert all(t["trip_group_id"] in groups for t in fact)
@@ -118,10 +119,10 @@ def test_trip_groups_cover_every_trip_once(url: str) -> None:
 
 
 def test_trip_group_folds_second_batch_into_existing_row(warehouse) -> None:
-    url, first_groups = warehouse
+    url, first_groups, names = warehouse
     group_of = {
-        r["trip_id"]: r["trip_group_id"]
-        for r in _rows(url, "select trip_id, trip_group_id from marts.fct_trips")
+        names[r["trip_id"]]: r["trip_group_id"]
+        for r in _rows(url, "select trip_id, trip_group_id from marts.fct_trips_gridded")
     }
     # A, A2 (other day, same bucket) and G (a year later) are one group; P1..P3 another.
     assert group_of["A"] == group_of["A2"] == group_of["G"]
@@ -427,7 +428,8 @@ def _fact_derived_counts(url: str) -> dict[str, dict[tuple, int]]:
     expected = {}
     for name, keys in {**WEEKLY_KEYS, "groups": ["trip_group_id"]}.items():
         cols = ", ".join(keys + ([] if name == "groups" else ["iso_week_start"]))
-        rows = _rows(url, f"select {cols}, count(*) as n from marts.fct_trips group by {cols}")
+        rows = _rows(
+            url, f"select {cols}, count(*) as n from marts.fct_trips_gridded group by {cols}")
         expected[name] = {tuple(v for k, v in r.items() if k != "n"): r["n"] for r in rows}
     return expected
 
@@ -449,23 +451,25 @@ def test_file_completed_after_killed_load_enters_every_mart_once(
     target = tmp_path / "target"
     with psycopg.connect(pg_url) as conn:
         ensure_raw_schema(conn)
-        add_file(conn, "hA", FILE_A_FIRST, status="loading")
+        names = trip_names(add_file(conn, "hA", FILE_A_FIRST, status="loading"), FILE_A_FIRST)
     with psycopg.connect(pg_url) as conn:
-        add_file(conn, "hB", FILE_B)
+        names |= trip_names(add_file(conn, "hB", FILE_B), FILE_B)
     dbt_build(settings, pg_url, select=SELECT, target_path=target)
 
-    fact = {r["trip_id"] for r in _rows(pg_url, "select trip_id from marts.fct_trips")}
+    fact = {names[r["trip_id"]] for r in _rows(pg_url, "select trip_id from marts.fct_trips")}
     assert fact == {"b1", "b2"}  # A's committed batch is not visible while A is loading
     assert _mart_counts(pg_url) == _fact_derived_counts(pg_url)
     assert sum(_mart_counts(pg_url)["groups"].values()) == 2
     assert not _rows(pg_url, "select 1 from marts.dim_regions where region_name = 'Lisbon'")
 
     with psycopg.connect(pg_url) as conn:
-        add_batch(conn, "hA", FILE_A_REST, key="1")
+        names |= trip_names(add_batch(conn, "hA", FILE_A_REST, key="1"), FILE_A_REST)
         mark_loaded(conn, "hA")
     dbt_build(settings, pg_url, select=SELECT, target_path=target)
 
-    fact_rows = _rows(pg_url, "select trip_id, batch_id, loaded_at from marts.fct_trips")
+    fact_rows = _rows(pg_url, "select trip_id, batch_id, loaded_at from marts.fct_trips_gridded")
+    for row in fact_rows:
+        row["trip_id"] = names[row["trip_id"]]
     assert sorted(r["trip_id"] for r in fact_rows) == ["a1", "a2", "a3", "a4", "b1", "b2"]
     batch_of = {r["trip_id"]: r["batch_id"] for r in fact_rows}
     assert batch_of["a1"] < batch_of["b1"] < batch_of["a4"]  # below the old max batch, still in
@@ -481,7 +485,8 @@ def test_file_completed_after_killed_load_enters_every_mart_once(
     (group,) = _rows(
         pg_url,
         "select g.trip_count, g.datasources, g.max_loaded_at from marts.trip_groups as g "
-        "join marts.fct_trips as f using (trip_group_id) where f.trip_id = 'a1'",
+        "join marts.fct_trips_gridded as f using (trip_group_id) where f.trip_id = %s",
+        (next(i for i, name in names.items() if name == "a1"),),
     )
     # a1, a2 and b1: same region, cells and 08:00-08:30 bucket; B's row was folded, then A's
     assert group["trip_count"] == 3

@@ -16,7 +16,7 @@ import pytest
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import DbtBuildFailed, dbt_build
-from tests.test_dbt_project import CORE, FIRST_FILE, OTHERS, SECOND_FILE, add_file
+from tests.test_dbt_project import CORE, FIRST_FILE, OTHERS, SECOND_FILE, add_file, trip_id
 from trips_warehouse.config import Settings
 
 EMPTY_DATASOURCE_TEST = "expression_is_true_stg_trips__trips_datasource___"
@@ -52,7 +52,7 @@ def test_old_defect_passes_the_scoped_build_and_fails_the_full_one(built, pg_url
     with psycopg.connect(pg_url) as conn:
         # a defect in a row the last checks already passed (raw is append-only: this is
         # corruption behind the pipeline's back, what the nightly full checks are for)
-        conn.execute("update raw.trips set datasource = '' where trip_id = 't1'")
+        conn.execute(f"update raw.trips set datasource = '' where trip_id = {trip_id('t1', 1)}")
         add_file(conn, "h2", SECOND_FILE)
 
     scoped = build(checked)
@@ -82,14 +82,16 @@ def test_reconciliation_is_scoped_to_the_files_loaded_since(built, pg_url):
     after_h2 = _checked_state(pg_url)
 
     with psycopg.connect(pg_url) as conn:
-        conn.execute("delete from marts.fct_trips where trip_id = 't1'")  # an h1 (old) trip
+        # an h1 (old) trip
+        conn.execute(f"delete from marts.fct_trips where trip_id = {trip_id('t1', 1)}")
     assert build(after_h2).success
     with pytest.raises(DbtBuildFailed) as failed:
         build()
     assert RECONCILIATION_TEST in failed.value.result.failures
 
     with psycopg.connect(pg_url) as conn:
-        conn.execute("delete from marts.fct_trips where trip_id = 't4'")  # an h2 trip
+        # an h2 trip
+        conn.execute(f"delete from marts.fct_trips where trip_id = {trip_id('t4', 2)}")
     with pytest.raises(DbtBuildFailed) as failed:
         build(checked)  # the checks since h1: h2's files, one of its trips missing
     assert RECONCILIATION_TEST in failed.value.result.failures

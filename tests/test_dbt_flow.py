@@ -36,8 +36,8 @@ def _seed(url: str, region: str) -> None:
         )
         conn.execute(
             "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
-            " destination_lat, trip_datetime, datasource, source_file_hash, batch_id)"
-            " values ('t1', %s, 7.6, 45.0, 7.7, 45.1, %s, 'funny_car', 'h1', 1)",
+            " destination_lat, trip_datetime, datasource, batch_id)"
+            " values (4294967296, %s, 7.6, 45.0, 7.7, 45.1, %s, 'funny_car', 1)",
             (region, datetime(2018, 5, 21, 8, 0)),
         )
 

@@ -8,6 +8,7 @@ marts back.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date, datetime, time
 from pathlib import Path
 
@@ -35,8 +36,25 @@ OTHERS = [
 ]
 
 
-def md5(text: str) -> str:
-    return hashlib.md5(text.encode()).hexdigest()
+def group_key(text: str) -> int:
+    """hash_key(): the first 64 bits of the md5 of the key text, as a signed bigint."""
+    return int.from_bytes(hashlib.md5(text.encode()).digest()[:8], "big", signed=True)
+
+
+def trip_id(name: str, batch_id: int, position: int = 0) -> int:
+    """The loader's id, batch_id << 32 | row number. A fixture trip named t<N> takes N as its
+    row number, so a test can address it; other names are numbered by position."""
+    row = int(name[1:]) if re.fullmatch(r"t\d+", name) else position
+    return (batch_id << 32) + row
+
+
+def trip_name(trip_id: int) -> str:
+    return f"t{trip_id & 0xFFFFFFFF}"
+
+
+def trip_names(batch_id: int, trips: list[tuple]) -> dict[int, str]:
+    """trip_id -> fixture name of the trips add_batch committed as ``batch_id``."""
+    return {trip_id(t[0], batch_id, i): t[0] for i, t in enumerate(trips)}
 
 
 def add_batch(conn: psycopg.Connection, file_hash: str, trips: list[tuple], key: str = "0") -> int:
@@ -48,9 +66,9 @@ def add_batch(conn: psycopg.Connection, file_hash: str, trips: list[tuple], key:
     ).fetchone()
     conn.cursor().executemany(
         "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
-        " destination_lat, trip_datetime, datasource, source_file_hash, batch_id)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        [(*t, file_hash, batch_id) for t in trips],
+        " destination_lat, trip_datetime, datasource, batch_id)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [(trip_id(t[0], batch_id, i), *t[1:], batch_id) for i, t in enumerate(trips)],
     )
     return batch_id
 
@@ -126,7 +144,8 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     assert result.models_built >= 10
     assert result.tests_passed > 40 and result.tests_failed == 0
 
-    trips = {r["trip_id"]: r for r in query(raw_db, "select * from marts.fct_trips")}
+    trips = {trip_name(r["trip_id"]): r
+             for r in query(raw_db, "select * from marts.fct_trips_gridded")}
     assert set(trips) == {"t1", "t2", "t3"}
     t1, t2, t3 = trips["t1"], trips["t2"], trips["t3"]
     assert (t1["origin_cell_x"], t1["origin_cell_y"]) == (768, 4507)
@@ -134,9 +153,10 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     assert t3["origin_cell_x"] == -1  # floor, not truncation
     assert (t1["time_bucket"], t2["time_bucket"], t3["time_bucket"]) == (16, 16, 47)
     # same region, cells and bucket on different days: same trip group
-    assert t1["trip_group_id"] == t2["trip_group_id"] == md5("Turin-768-4507-769-4506-16")
+    assert t1["trip_group_id"] == t2["trip_group_id"] == group_key("Turin-768-4507-769-4506-16")
     assert t3["trip_group_id"] != t1["trip_group_id"]
-    assert t1["region_id"] == md5("Turin") and t1["datasource_id"] == md5("funny_car")
+    # dictionary keys in name order: Prague 1, Turin 2; cheap_mob 1, funny_car 2
+    assert (t1["region_id"], t1["datasource_id"], t1["region"]) == (2, 2, "Turin")
     assert t3["iso_week_start"] == date(2018, 6, 4) and t3["trip_date"] == date(2018, 6, 10)
     assert t1["batch_id"] == 1
 
@@ -151,12 +171,12 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
 
     regions = {r["region_name"]: r for r in query(raw_db, "select * from marts.dim_regions")}
     assert set(regions) == {"Turin", "Prague", "unknown"}
-    assert regions["unknown"]["region_id"] == "-1" and regions["unknown"]["trip_count"] == 0
+    assert regions["unknown"]["region_id"] == -1 and regions["unknown"]["trip_count"] == 0
     assert regions["Turin"]["trip_count"] == 2
     assert (regions["Turin"]["min_lon"], regions["Turin"]["max_lat"]) == (7.681, 45.079)
 
     datasources = query(raw_db, "select datasource_id from marts.dim_datasources")
-    assert "-1" in {d["datasource_id"] for d in datasources}
+    assert -1 in {d["datasource_id"] for d in datasources}
 
     tod = query(raw_db, "select * from marts.dim_time_of_day order by time_bucket")
     assert len(tod) == 48
@@ -169,39 +189,33 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
                                "where tablename = 'fct_trips'")
     }
     assert {"fct_trips__origin_od_cell_idx", "fct_trips__destination_od_cell_idx",
-            "fct_trips__loaded_at_idx", "fct_trips__region_week_idx"} <= set(indexes)
-    # covering indexes for the `both` boundary probes: keyed by the other end's cell too, so
-    # a probe skips the trips of a boundary cell whose other end leaves the box's cell range
-    assert indexes["fct_trips__origin_od_cell_idx"].endswith(
-        "(origin_cell_x, origin_cell_y, destination_cell_x, destination_cell_y)"
-        " INCLUDE (origin_lon, origin_lat, destination_lon, destination_lat, iso_week_start)"
-    )
-    assert indexes["fct_trips__destination_od_cell_idx"].endswith(
-        "(destination_cell_x, destination_cell_y, origin_cell_x, origin_cell_y)"
-        " INCLUDE (destination_lon, destination_lat, iso_week_start)"
-    )
+            "fct_trips__loaded_at_brin", "fct_trips__origin_cell_l2_idx"} <= set(indexes)
+    # the cells are not stored: the indexes hold them as expressions, covering the columns
+    # the bbox probes read (index-only scans)
+    origin_od = indexes["fct_trips__origin_od_cell_idx"]
+    assert "USING btree (((floor((floor((origin_lon / (0.0001)::double precision))" in origin_od
+    assert "destination_lat" in origin_od.split("INCLUDE")[0]  # keyed by both ends' cells
+    assert origin_od.endswith(
+        "INCLUDE (origin_lon, origin_lat, destination_lon, destination_lat, trip_at)")
+    assert "USING brin (loaded_at)" in indexes["fct_trips__loaded_at_brin"]
 
     # a second batch: the incremental run adds exactly its rows and does not reprocess the old
     # ones (an edit to an already loaded raw row is not picked up without --full-refresh)
     with psycopg.connect(raw_db) as conn:
-        conn.execute("update raw.trips set origin_lon = 7.0 where trip_id = 't1'")
+        conn.execute(f"update raw.trips set origin_lon = 7.0 where trip_id = {trip_id('t1', 1)}")
         batch_2 = add_file(conn, "h2", SECOND_FILE)
-        # the indexes an earlier version of the project built: the next run drops them
-        conn.execute("create index fct_trips__origin_cell_idx on marts.fct_trips (origin_cell_x)")
-        conn.execute(
-            "create index fct_trips__destination_cell_idx on marts.fct_trips (destination_cell_x)"
-        )
 
     second = dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
     assert second.success and second.tests_failed == 0
 
-    rows = query(raw_db, "select * from marts.fct_trips")
-    by_id = {r["trip_id"]: r for r in rows}
+    rows = query(raw_db, "select * from marts.fct_trips_gridded")
+    by_id = {trip_name(r["trip_id"]): r for r in rows}
     assert len(rows) == 5 and set(by_id) == {"t1", "t2", "t3", "t4", "t5"}
     assert by_id["t1"]["origin_lon"] == 7.681 and by_id["t1"]["batch_id"] == 1
     assert by_id["t4"]["batch_id"] == by_id["t5"]["batch_id"] == batch_2 > 1
     assert (by_id["t4"]["time_bucket"], by_id["t5"]["time_bucket"]) == (1, 0)
-    assert by_id["t5"]["region_id"] == md5("Hamburg")
+    # a new region gets the next dictionary key; the old keys stay
+    assert (by_id["t5"]["region_id"], by_id["t1"]["region_id"]) == (3, 2)
     weeks = query(raw_db, "select week_label from marts.dim_weeks order by 1")
     assert [w["week_label"] for w in weeks] == ["2018-W21", "2018-W22", "2018-W23", "2018-W24"]
     # the dimensions folded the new file into their rows (what a full aggregate gives)
@@ -218,10 +232,6 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
     sources = query(raw_db, "select datasource_name, trip_count from marts.dim_datasources")
     assert {r["datasource_name"]: r["trip_count"] for r in sources} == {
         "funny_car": 2, "cheap_mob": 2, "baba_car": 1, "unknown": 0}
-    index_names = {r["indexname"] for r in query(
-        raw_db, "select indexname from pg_indexes where tablename = 'fct_trips'")}
-    assert not {"fct_trips__origin_cell_idx", "fct_trips__destination_cell_idx"} & index_names
-    assert "fct_trips__origin_od_cell_idx" in index_names
 
     files = query(raw_db, "select * from marts.fct_ingestions order by file_hash")
     assert [(f["file_hash"], f["trip_rows_committed"], f["batch_count"]) for f in files] == [
@@ -229,14 +239,15 @@ def test_build_then_incremental(settings: Settings, raw_db: str, target: Path) -
         ("h2", 2, 1),
     ]
 
-    # --full-refresh rebuilds from raw and picks the edit up
-    dbt_build(
-        settings, raw_db, select="fct_trips", exclude=OTHERS, full_refresh=True, target_path=target
-    )
-    (t1,) = query(raw_db, "select * from marts.fct_trips where trip_id = 't1'")
+    # --full-refresh rebuilds from raw and picks the edit up (with the view on the fact:
+    # Postgres drops it with the old table)
+    dbt_build(settings, raw_db, select=["fct_trips", "fct_trips_gridded"], exclude=OTHERS,
+              full_refresh=True, target_path=target)
+    (t1,) = query(
+        raw_db, f"select * from marts.fct_trips_gridded where trip_id = {trip_id('t1', 1)}")
     assert (t1["origin_lon"], t1["origin_cell_x"]) == (7.0, 700)
     indexes = query(raw_db, "select count(*) as n from pg_indexes where tablename = 'fct_trips'")
-    assert indexes[0]["n"] == 9  # primary key + the eight post_hook indexes, recreated
+    assert indexes[0]["n"] == 7  # the seven post_hook indexes, recreated
 
 
 def test_failing_data_test_raises(settings: Settings, raw_db: str, target: Path) -> None:
@@ -263,7 +274,10 @@ def test_failing_data_test_raises(settings: Settings, raw_db: str, target: Path)
 
 def test_duplicate_trip_id_raises(settings: Settings, raw_db: str, target: Path) -> None:
     with psycopg.connect(raw_db) as conn:
-        add_file(conn, "h_dup", [FIRST_FILE[0]])
+        batch_id = add_file(conn, "h_dup", [FIRST_FILE[1]])
+        # a faulty loader: the new batch's row carries an id the first file already used
+        conn.execute("update raw.trips set trip_id = %s where batch_id = %s",
+                     (trip_id("t1", 1), batch_id))
 
     with pytest.raises(DbtBuildFailed) as info:
         dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
@@ -281,9 +295,8 @@ def test_file_still_loading_is_invisible(settings: Settings, raw_db: str, target
 
     dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
 
-    assert {r["trip_id"] for r in query(raw_db, "select trip_id from marts.fct_trips")} == {
-        "t1", "t2", "t3"
-    }
+    trip_ids = query(raw_db, "select trip_id from marts.fct_trips")
+    assert {trip_name(r["trip_id"]) for r in trip_ids} == {"t1", "t2", "t3"}
     regions = {r["region_name"] for r in query(raw_db, "select region_name from marts.dim_regions")}
     assert "Lisbon" not in regions  # the dimensions read the same gate
     (h1,) = query(raw_db, "select loaded_at from raw.ingestions where file_hash = 'h1'")
@@ -294,6 +307,7 @@ def test_file_still_loading_is_invisible(settings: Settings, raw_db: str, target
         mark_loaded(conn, "h3")
     dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
 
-    (t6,) = query(raw_db, "select * from marts.fct_trips where trip_id = 't6'")
-    assert t6["batch_id"] == 2 and t6["region_id"] == md5("Lisbon")
+    (t6,) = query(
+        raw_db, f"select * from marts.fct_trips_gridded where trip_id = {trip_id('t6', 2)}")
+    assert t6["batch_id"] == 2 and t6["region"] == "Lisbon"
     assert query(raw_db, "select count(*) as n from marts.fct_trips")[0]["n"] == 4

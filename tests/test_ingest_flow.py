@@ -101,7 +101,7 @@ def _add_blank_datasource_trip(url: str, *, new_batch: bool) -> None:
     faulty loader would commit it."""
     with psycopg.connect(url) as conn:
         file_hash, batch_id = conn.execute(
-            "select source_file_hash, batch_id from raw.trips limit 1"
+            "select file_hash, batch_id from raw.load_batches where table_name = 'trips' limit 1"
         ).fetchone()
         if new_batch:
             (batch_id,) = conn.execute(
@@ -110,11 +110,11 @@ def _add_blank_datasource_trip(url: str, *, new_batch: bool) -> None:
                 (file_hash,),
             ).fetchone()
         conn.execute(
-            "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon, "
-            "destination_lat, trip_datetime, datasource, source_file_hash, batch_id) "
-            "select trip_id || '-blank', region, origin_lon, origin_lat, destination_lon, "
-            "destination_lat, trip_datetime, '', source_file_hash, %s "
-            "from raw.trips limit 1",
+            "insert into raw.trips (trip_id, batch_id, region, origin_lon, origin_lat,"
+            " destination_lon, destination_lat, trip_datetime, datasource)"
+            " select (%s::bigint << 32) + 4294967295, %s, region, origin_lon, origin_lat,"
+            " destination_lon, destination_lat, trip_datetime, '' from raw.trips limit 1",
+            (batch_id, batch_id),
             (batch_id,),
         )
 

@@ -82,8 +82,8 @@ def test_failing_dbt_test_is_reported_failed_with_the_test_named(
         )
         conn.execute(
             "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
-            " destination_lat, trip_datetime, datasource, source_file_hash, batch_id)"
-            " values ('t1', '', 7.6, 45.0, 7.7, 45.1, %s, 'funny_car', 'h1', 1)",
+            " destination_lat, trip_datetime, datasource, batch_id)"
+            " values (4294967296, '', 7.6, 45.0, 7.7, 45.1, %s, 'funny_car', 1)",
             (datetime(2018, 5, 1, 8, 0),),
         )
     path = write_csv(tmp_path / "fine.csv", good_rows(5))

@@ -137,10 +137,10 @@ def validate_match(match: str) -> None:
 
 
 def list_regions(conn: psycopg.Connection) -> list[str]:
-    # region_id '-1' is dim_regions' "unknown" member, not a region trips can be in
+    # region_id -1 is dim_regions' "unknown" member, not a region trips can be in
     rows = conn.execute(
         f"select region_name from {MARTS_SCHEMA}.dim_regions "
-        "where region_id <> '-1' order by region_name"
+        "where region_id <> -1 order by region_name"
     ).fetchall()
     return [r[0] for r in rows if r[0] is not None]
 

@@ -9,7 +9,7 @@ with
 
 fct_trips as (
 
-    select * from {{ ref('fct_trips') }}
+    select * from {{ ref('fct_trips_gridded') }}
 
 ),
 

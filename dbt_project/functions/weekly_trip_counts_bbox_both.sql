@@ -11,7 +11,7 @@ with
 
 fct_trips as not materialized (
 
-    select * from {{ ref('fct_trips') }}
+    select * from {{ ref('fct_trips_gridded') }}
 
 ),
 

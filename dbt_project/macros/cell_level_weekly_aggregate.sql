@@ -24,5 +24,5 @@
         ],
     )
 }}
-{{ weekly_count_aggregate(ref('fct_trips'), keys) }}
+{{ weekly_count_aggregate(ref('fct_trips_gridded'), keys) }}
 {%- endmacro %}

@@ -1,8 +1,8 @@
 {#-
     The import and selection CTEs of fct_trips and of the dimensions it joins, ending in
-    `trips`: every visible trip (int_trips_gridded) in a full build; in an incremental run only
+    `trips`: every visible trip (int_trips_visible) in a full build; in an incremental run only
     the trips of the files loaded after the model's own watermark, max(`watermark_column`) of
-    {{ this }} (CTEs `gridded_trips`, `watermark`, `loaded_files`, `new_batches`, `trips`).
+    {{ this }} (CTEs `visible_trips`, `watermark`, `loaded_files`, `new_batches`, `trips`).
 
     Files, not batches, are the unit: a file becomes visible when it is completely loaded, and
     its loaded_at is then above every watermark (runs are serialised), even when early batches
@@ -13,9 +13,9 @@
     in incremental runs).
 -#}
 {% macro newly_loaded_trips(watermark_column) -%}
-gridded_trips as (
+visible_trips as (
 
-    select * from {{ ref('int_trips_gridded') }}
+    select * from {{ ref('int_trips_visible') }}
 
 ),
 
@@ -48,7 +48,7 @@ new_batches as (
 
 trips as (
 
-    select * from gridded_trips
+    select * from visible_trips
     where
         loaded_at > (select watermark.max_loaded_at from watermark)
         and batch_id between
@@ -61,7 +61,7 @@ trips as (
 
 trips as (
 
-    select * from gridded_trips
+    select * from visible_trips
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 fct_trips as (
 
-    select * from {{ ref('fct_trips') }}
+    select * from {{ ref('fct_trips_gridded') }}
 
 ),
 

@@ -27,4 +27,4 @@
     )
 }}
 
-{{ weekly_count_aggregate(ref('fct_trips'), keys) }}
+{{ weekly_count_aggregate(ref('fct_trips_gridded'), keys) }}

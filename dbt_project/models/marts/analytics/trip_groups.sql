@@ -19,7 +19,7 @@ with
 
 fct_trips as (
 
-    select * from {{ ref('fct_trips') }}
+    select * from {{ ref('fct_trips_gridded') }}
     {% if is_incremental() %}
     where
         loaded_at > (

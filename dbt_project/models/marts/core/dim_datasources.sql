@@ -39,6 +39,7 @@ datasources as (
 
     -- least/greatest ignore nulls: a datasource seen for the first time keeps its own values
     select
+        folded.datasource_id as known_datasource_id,
         new_datasources.datasource_name,
         new_datasources.trip_count + coalesce(folded.trip_count, 0) as trip_count,
         least(new_datasources.first_trip_at, folded.first_trip_at) as first_trip_at,
@@ -55,7 +56,10 @@ datasources as (
 
 datasources as (
 
-    select * from new_datasources
+    select
+        null::smallint as known_datasource_id,
+        *
+    from new_datasources
 
 ),
 
@@ -64,7 +68,7 @@ datasources as (
 keyed as (
 
     select
-        {{ surrogate_key(['datasource_name']) }} as datasource_id,
+        {{ dictionary_id('known_datasource_id', 'datasource_id', 'datasource_name') }} as datasource_id,
         datasource_name,
         trip_count,
         first_trip_at,
@@ -78,7 +82,7 @@ keyed as (
 unknown_member as (
 
     select
-        '-1' as datasource_id,
+        -1::smallint as datasource_id,
         'unknown' as datasource_name,
         0::bigint as trip_count,
         null::timestamp as first_trip_at,

@@ -45,6 +45,7 @@ regions as (
 
     -- least/greatest ignore nulls: a region seen for the first time keeps its own values
     select
+        folded.region_id as known_region_id,
         new_regions.region_name,
         least(new_regions.min_lon, folded.min_lon) as min_lon,
         least(new_regions.min_lat, folded.min_lat) as min_lat,
@@ -65,7 +66,10 @@ regions as (
 
 regions as (
 
-    select * from new_regions
+    select
+        null::smallint as known_region_id,
+        *
+    from new_regions
 
 ),
 
@@ -74,7 +78,7 @@ regions as (
 keyed as (
 
     select
-        {{ surrogate_key(['region_name']) }} as region_id,
+        {{ dictionary_id('known_region_id', 'region_id', 'region_name') }} as region_id,
         region_name,
         min_lon,
         min_lat,
@@ -92,7 +96,7 @@ keyed as (
 unknown_member as (
 
     select
-        '-1' as region_id,
+        -1::smallint as region_id,
         'unknown' as region_name,
         null::double precision as min_lon,
         null::double precision as min_lat,

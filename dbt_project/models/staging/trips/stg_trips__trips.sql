@@ -11,7 +11,6 @@ renamed as (
     select
         -- ids
         trip_id,
-        source_file_hash,
         batch_id,
 
         -- strings
@@ -28,8 +27,7 @@ renamed as (
         trip_datetime::date as trip_date,
 
         -- timestamps (raw stores naive UTC)
-        trip_datetime::timestamp as trip_at,
-        loaded_at
+        trip_datetime::timestamp as trip_at
 
     from source
 

@@ -15,7 +15,7 @@ weeks as (
 
 trips as (
 
-    select * from {{ ref('int_trips_gridded') }}
+    select * from {{ ref('int_trips_visible') }}
 
 ),
 

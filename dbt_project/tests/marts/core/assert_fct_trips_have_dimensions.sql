@@ -8,7 +8,7 @@ with
 
 trips as (
 
-    select * from {{ ref('fct_trips') }}
+    select * from {{ ref('fct_trips_gridded') }}
 
 ),
 

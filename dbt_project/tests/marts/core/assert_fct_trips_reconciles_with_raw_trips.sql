@@ -50,8 +50,10 @@ checked_raw_trips as not materialized (
 
     select raw_trips.*
     from raw_trips
+    inner join load_batches
+        on raw_trips.batch_id = load_batches.batch_id
     inner join checked_files
-        on raw_trips.source_file_hash = checked_files.file_hash
+        on load_batches.file_hash = checked_files.file_hash
     {%- if scoped %}
     -- the two-sided batch range lets the planner use raw.trips' BRIN index
     where

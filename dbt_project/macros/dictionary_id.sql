@@ -1,0 +1,21 @@
+{#-
+    The smallint key of a dictionary dimension row (dim_regions, dim_datasources): the key the
+    row already has in {{ this }} (`known_id`, null for a name seen for the first time), else
+    the next free key, numbering new names in name order after the largest key in use. Keys
+    never change once given, so fact rows keep pointing at the right member across
+    incremental runs; 2 bytes per fact row instead of a 33-byte md5 text.
+-#}
+{% macro dictionary_id(known_id, id_column, name_column) -%}
+    {%- if is_incremental() -%}
+        {%- set last_id -%}
+            (select greatest(coalesce(max({{ id_column }}), 0), 0) from {{ this }})
+        {%- endset -%}
+    {%- else -%}
+        {%- set last_id = '0' -%}
+    {%- endif -%}
+    coalesce(
+        {{ known_id }},
+        {{ last_id }}
+        + row_number() over (partition by {{ known_id }} is null order by {{ name_column }})
+    )::smallint
+{%- endmacro %}

@@ -1,0 +1,100 @@
+{#-
+    fct_trips with everything that is a function of its columns: the names of its dimension
+    members, the grid cells at every level (trip_cell), the time-of-day bucket, the date, the
+    ISO week, the batch and the similar-trip group. Computed, not stored: a view, which
+    Postgres inlines into each query, so a query reads only the columns it names and the dim
+    joins disappear when no name is read (left joins on the dims' primary keys). The level-0
+    and finest-level cells are also in fct_trips' expression indexes, which a query through
+    this view uses because it writes the same trip_cell() expressions.
+-#}
+
+{{ config(materialized='view') }}
+
+{%- set finest = trip_cell_finest_level() | int %}
+
+with
+
+fct_trips as (
+
+    select * from {{ ref('fct_trips') }}
+
+),
+
+regions as (
+
+    select * from {{ ref('dim_regions') }}
+
+),
+
+datasources as (
+
+    select * from {{ ref('dim_datasources') }}
+
+),
+
+named as (
+
+    select
+        fct_trips.*,
+        regions.region_name as region,
+        datasources.datasource_name as datasource
+
+    from fct_trips
+    left join regions
+        on fct_trips.region_id = regions.region_id
+    left join datasources
+        on fct_trips.datasource_id = datasources.datasource_id
+
+),
+
+gridded as (
+
+    select
+        trip_id,
+        (trip_id >> 32) as batch_id,
+        region_id,
+        datasource_id,
+        region,
+        datasource,
+        origin_lon,
+        origin_lat,
+        destination_lon,
+        destination_lat,
+        {{ trip_cell('origin_lon') }} as origin_cell_x,
+        {{ trip_cell('origin_lat') }} as origin_cell_y,
+        {{ trip_cell('destination_lon') }} as destination_cell_x,
+        {{ trip_cell('destination_lat') }} as destination_cell_y,
+        {% for level in range(1, finest + 1) -%}
+        {{ trip_cell('origin_lon', level) }} as origin_cell_l{{ level }}_x,
+        {{ trip_cell('origin_lat', level) }} as origin_cell_l{{ level }}_y,
+        {{ trip_cell('destination_lon', level) }} as destination_cell_l{{ level }}_x,
+        {{ trip_cell('destination_lat', level) }} as destination_cell_l{{ level }}_y,
+        {% endfor -%}
+        {{ time_of_day_bucket('trip_at') }} as time_bucket,
+        trip_at::date as trip_date,
+        date_trunc('week', trip_at)::date as iso_week_start,
+        trip_at,
+        loaded_at
+
+    from named
+
+),
+
+grouped as (
+
+    select
+        *,
+        {{ hash_key([
+            'region',
+            'origin_cell_x',
+            'origin_cell_y',
+            'destination_cell_x',
+            'destination_cell_y',
+            'time_bucket',
+        ]) }} as trip_group_id
+
+    from gridded
+
+)
+
+select * from grouped

@@ -371,13 +371,12 @@ def test_analytics_marts_have_their_indexes(conn) -> None:
     ).fetchall()}
     for table in ("origin_cell", "destination_cell", "od_cell", "region"):
         assert f"agg_weekly_trips_by_{table}__key_idx" in names
-    # the finer levels are read by edge column (x, y, week) and by edge row (y, x, week)
+    # level 1 is read by edge column (x, y, week) and by edge row (y, x, week); the trips of
+    # the cut level-1 cells from the fact's covering index of each end
     for end in ("origin", "destination"):
-        for level in (1, 2):
-            assert f"agg_weekly_trips_by_{end}_cell_l{level}__key_idx" in names
-            assert f"agg_weekly_trips_by_{end}_cell_l{level}__yx_idx" in names
-        assert f"fct_trips__{end}_cell_l2_idx" in names
-        assert f"fct_trips__{end}_cell_l2_yx_idx" in names
+        assert f"agg_weekly_trips_by_{end}_cell_l1__key_idx" in names
+        assert f"agg_weekly_trips_by_{end}_cell_l1__yx_idx" in names
+        assert f"fct_trips__{end}_cell_l1_idx" in names
 
 
 def test_analyses_dir_is_the_dbt_projects() -> None:
@@ -418,7 +417,7 @@ WEEKLY_KEYS = {
     **{
         f"{end}_cell_l{level}": [f"{end}_cell_l{level}_x", f"{end}_cell_l{level}_y"]
         for end in ("origin", "destination")
-        for level in (1, 2)
+        for level in (1,)
     },
 }
 

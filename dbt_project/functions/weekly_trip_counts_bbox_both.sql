@@ -1,10 +1,12 @@
 {#-
     Per-ISO-week counts of the trips whose origin and destination both lie in a closed
     bounding box, for the weeks first_week .. last_week that have trips
-    (weekly_trip_counts_bbox adds the zero weeks). Trips whose origin and destination cells are
-    both strictly inside come from the (origin cell, destination cell) aggregate; the trips with
-    an end in a boundary cell are checked coordinate by coordinate through fct_trips' covering
-    cell indexes, in three disjoint parts.
+    (weekly_trip_counts_bbox adds the zero weeks). Three disjoint parts: trips whose origin
+    and destination cells are both strictly inside the box come from the (origin cell,
+    destination cell) aggregate; trips whose origin is in a boundary cell (the ring of level-0
+    cells the box's edges cut), and trips whose origin cell is strictly inside and destination
+    in the ring, are checked coordinate by coordinate from fct_trips' covering level-1 index
+    of that end, which holds both ends' coordinates.
 -#}
 
 with
@@ -31,34 +33,6 @@ period as (
 
 {{ bbox_cell_ranges() }}
 
-boundary_cells as (
-
-    select
-        cell_x,
-        box.y0_l0 as cell_y
-    from box
-    cross join generate_series(box.x0_l0, box.x1_l0) as cell_x
-    union
-    select
-        cell_x,
-        box.y1_l0 as cell_y
-    from box
-    cross join generate_series(box.x0_l0, box.x1_l0) as cell_x
-    union
-    select
-        box.x0_l0 as cell_x,
-        cell_y
-    from box
-    cross join generate_series(box.y0_l0, box.y1_l0) as cell_y
-    union
-    select
-        box.x1_l0 as cell_x,
-        cell_y
-    from box
-    cross join generate_series(box.y0_l0, box.y1_l0) as cell_y
-
-),
-
 both_interior as (
 
     -- origin and destination both in cells strictly inside the box
@@ -81,67 +55,98 @@ both_interior as (
 
 ),
 
-both_origin_boundary as (
+ring_lines as (
 
-    -- origin in a boundary cell (destination anywhere in the box)
+    -- the level-0 boundary ring as level-1 lines, each one index range of a level-1 index:
+    -- the full level-1 columns of the two edge columns, then the interior level-1 columns'
+    -- stretches through the two edge rows
     select
-        cell_trips.iso_week_start,
-        cell_trips.trip_count
-    from boundary_cells
-    cross join period
+        cell_x,
+        box.y0_l1 as first_y,
+        box.y1_l1 as last_y
+    from box
+    cross join
+        lateral generate_series(box.x0_l1, least(10 * box.x0_l0 + 9, box.x1_l1)) as cell_x
+    union
+    select
+        cell_x,
+        box.y0_l1 as first_y,
+        box.y1_l1 as last_y
+    from box
+    cross join
+        lateral generate_series(greatest(10 * box.x1_l0, box.x0_l1), box.x1_l1) as cell_x
+    union
+    select
+        cell_x,
+        rows_l0.first_y,
+        rows_l0.last_y
+    from box
+    cross join lateral (
+        values
+        (box.y0_l1, least(10 * box.y0_l0 + 9, box.y1_l1)),
+        (greatest(10 * box.y1_l0, box.y0_l1), box.y1_l1)
+    ) as rows_l0 (first_y, last_y)
+    cross join lateral generate_series(10 * box.x0_l0 + 10, 10 * box.x1_l0 - 1) as cell_x
+
+),
+
+both_origin_ring as (
+
+    -- origin in a boundary level-0 cell, destination anywhere in the box
+    select
+        line_trips.iso_week_start,
+        line_trips.trip_count
+    from ring_lines
     cross join box
-    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
-    -- this into a join that scans fct_trips
+    cross join period
+    -- one index range per line; the aggregate keeps the planner from flattening this into a
+    -- join that scans fct_trips
     cross join lateral (
         select
             fct_trips.iso_week_start,
             count(*) as trip_count
         from fct_trips
         where
-            fct_trips.origin_cell_x = boundary_cells.cell_x
-            and fct_trips.origin_cell_y = boundary_cells.cell_y
-            -- implied by the destination check below (same cell macro); as index keys they
-            -- skip the trips of this cell that leave the box's cell range
-            and fct_trips.destination_cell_x between box.x0_l0 and box.x1_l0
-            and fct_trips.destination_cell_y between box.y0_l0 and box.y1_l0
+            fct_trips.origin_cell_l1_x = ring_lines.cell_x
+            and fct_trips.origin_cell_l1_y between ring_lines.first_y and ring_lines.last_y
             and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
             and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.iso_week_start between period.first_week and period.last_week
+            and fct_trips.trip_at >= period.first_week
+            and fct_trips.trip_at < period.last_week + 7
         group by fct_trips.iso_week_start
-    ) as cell_trips
+    ) as line_trips
 
 ),
 
-both_destination_boundary as (
+both_destination_ring as (
 
-    -- origin strictly inside (so exactly inside), destination in a boundary cell
+    -- origin in a cell strictly inside (so inside the box), destination in a boundary cell
     select
-        cell_trips.iso_week_start,
-        cell_trips.trip_count
-    from boundary_cells
-    cross join period
+        line_trips.iso_week_start,
+        line_trips.trip_count
+    from ring_lines
     cross join box
-    -- one index probe per boundary cell: the aggregate keeps the planner from flattening
-    -- this into a join that scans fct_trips
+    cross join period
     cross join lateral (
         select
             fct_trips.iso_week_start,
             count(*) as trip_count
         from fct_trips
         where
-            fct_trips.destination_cell_x = boundary_cells.cell_x
-            and fct_trips.destination_cell_y = boundary_cells.cell_y
+            fct_trips.destination_cell_l1_x = ring_lines.cell_x
+            and fct_trips.destination_cell_l1_y between ring_lines.first_y and ring_lines.last_y
+            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
+            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
             and fct_trips.origin_cell_x > box.x0_l0
             and fct_trips.origin_cell_x < box.x1_l0
             and fct_trips.origin_cell_y > box.y0_l0
             and fct_trips.origin_cell_y < box.y1_l0
-            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
-            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.iso_week_start between period.first_week and period.last_week
+            and fct_trips.trip_at >= period.first_week
+            and fct_trips.trip_at < period.last_week + 7
         group by fct_trips.iso_week_start
-    ) as cell_trips
+    ) as line_trips
 
 ),
 
@@ -149,9 +154,9 @@ matched as (
 
     select * from both_interior
     union all
-    select * from both_origin_boundary
+    select * from both_origin_ring
     union all
-    select * from both_destination_boundary
+    select * from both_destination_ring
 
 ),
 

@@ -3,24 +3,22 @@
     `<end>_matched` (iso_week_start, trip_count): the trips whose <end> point lies in the box,
     counted exactly without scanning fct_trips. Expects the function's arguments
     (bbox_min_lon .. bbox_max_lat) and the CTEs `box` (bbox_cell_ranges), `period`,
-    `fct_trips` and `<end>_counts_l0` .. `<end>_counts_l<finest>` (the weekly aggregates).
+    `fct_trips` (fct_trips_gridded) and `<end>_counts_l0` / `<end>_counts_l1` (the weekly
+    aggregates per level-0 and level-1 cell).
 
-    The box is tiled by cells of decreasing size (levels nest exactly, see trip_cell):
-    - level 0: cells strictly inside the box's level-0 range (aggregate, one index range);
-    - level k >= 1: cells strictly inside the box's level-k range whose level-(k-1) parent is
-      on the level-(k-1) edge (a column or row of cells the box's edge cuts): the <= 20 edge
-      columns are read by x, the <= 20 edge rows by y (skipping the edge columns, already
-      counted); each is one index range of the level-k aggregate;
-    - what is left are the trips in the finest cells the edges cut (~10 m wide strips): their
-      coordinates are checked row by row through fct_trips' covering level-2 indexes.
-    Strictly inside at level k implies inside the box because floor is monotone, so every
-    trip is counted once: in the coarsest level where its cell is strictly inside, or in the
-    final check.
+    The box is tiled in three disjoint parts (levels nest exactly, see trip_cell):
+    - level 0: cells strictly inside the box's level-0 range (one aggregate index range);
+    - level 1: cells strictly inside the box's level-1 range whose level-0 parent is on the
+      level-0 edge: the <= 20 edge columns are read by x, the <= 20 edge rows by y (skipping
+      the edge columns, already counted), one aggregate index range each;
+    - the edge band: the trips in the level-1 cells the box's edges cut (~100 m wide), whose
+      coordinates are checked one by one in fct_trips' covering <end> level-1 index: edge
+      columns are one index range each; edge rows one probe per populated cell (listed by
+      the level-1 aggregate), since the index is ordered by x.
+    Strictly inside at a level implies inside the box because floor is monotone, so every
+    trip is counted once.
 -#}
 {% macro bbox_end_counts(end) -%}
-{%- set finest = trip_cell_finest_level() | int -%}
-{%- set lon = end ~ '_lon' -%}
-{%- set lat = end ~ '_lat' -%}
 
 {{ end }}_level0 as (
 
@@ -39,42 +37,34 @@
 
 ),
 
-{#- the two edge directions: lines of constant x (columns) and of constant y (rows) #}
-{%- set axes = [('x', 'y', 'columns'), ('y', 'x', 'rows')] %}
-{% for level in range(1, finest + 1) -%}
-{%- set parent = level - 1 -%}
-{% for axis, other, lines in axes -%}
-{{ end }}_level{{ level }}_{{ lines }} as (
+{{ end }}_edge_columns_l0 as (
 
-    -- level-{{ level }} {{ lines }} inside the box whose level-{{ parent }} parent is an edge one
-    select edge.cell
+    -- the level-1 columns of the two level-0 edge columns
+    select generate_series(10 * box.x0_l0, 10 * box.x0_l0 + 9) as cell_x
     from box
-    cross join lateral (
-        select generate_series(
-            10 * box.{{ axis }}0_l{{ parent }}, 10 * box.{{ axis }}0_l{{ parent }} + 9
-        ) as cell
-        union
-        select generate_series(
-            10 * box.{{ axis }}1_l{{ parent }}, 10 * box.{{ axis }}1_l{{ parent }} + 9
-        ) as cell
-    ) as edge
-    where
-        edge.cell > box.{{ axis }}0_l{{ level }}
-        and edge.cell < box.{{ axis }}1_l{{ level }}
+    union
+    select generate_series(10 * box.x1_l0, 10 * box.x1_l0 + 9) as cell_x
+    from box
 
 ),
 
-{% endfor -%}
-{{ end }}_level{{ level }} as (
+{{ end }}_edge_rows_l0 as (
 
-    {% for axis, other, lines in axes -%}
-    {% if not loop.first %}
-    union all
-    {% endif -%}
+    select generate_series(10 * box.y0_l0, 10 * box.y0_l0 + 9) as cell_y
+    from box
+    union
+    select generate_series(10 * box.y1_l0, 10 * box.y1_l0 + 9) as cell_y
+    from box
+
+),
+
+{{ end }}_level1 as (
+
+    -- level-1 columns inside the box whose level-0 parent is an edge column
     select
         line_counts.iso_week_start,
         line_counts.trip_count
-    from {{ end }}_level{{ level }}_{{ lines }} as edge_lines
+    from {{ end }}_edge_columns_l0 as edge_columns
     cross join box
     cross join period
     -- one index range per line; the aggregate keeps the planner from turning the lateral
@@ -83,41 +73,77 @@
         select
             cell_counts.iso_week_start,
             sum(cell_counts.trip_count) as trip_count
-        from {{ end }}_counts_l{{ level }} as cell_counts
+        from {{ end }}_counts_l1 as cell_counts
         where
-            cell_counts.{{ end }}_cell_l{{ level }}_{{ axis }} = edge_lines.cell
-            and cell_counts.{{ end }}_cell_l{{ level }}_{{ other }} > box.{{ other }}0_l{{ level }}
-            and cell_counts.{{ end }}_cell_l{{ level }}_{{ other }} < box.{{ other }}1_l{{ level }}
-            {%- if axis == 'y' %}
-            -- cells of the edge columns were counted by column above
-            and cell_counts.{{ end }}_cell_l{{ level }}_x not between 10 * box.x0_l{{ parent }}
-            and 10 * box.x0_l{{ parent }} + 9
-            and cell_counts.{{ end }}_cell_l{{ level }}_x not between 10 * box.x1_l{{ parent }}
-            and 10 * box.x1_l{{ parent }} + 9
-            {%- endif %}
+            cell_counts.{{ end }}_cell_l1_x = edge_columns.cell_x
+            and cell_counts.{{ end }}_cell_l1_y > box.y0_l1
+            and cell_counts.{{ end }}_cell_l1_y < box.y1_l1
             and cell_counts.iso_week_start between period.first_week and period.last_week
         group by cell_counts.iso_week_start
     ) as line_counts
-    {%- endfor %}
+    where edge_columns.cell_x > box.x0_l1 and edge_columns.cell_x < box.x1_l1
+
+    union all
+
+    -- level-1 rows inside the box whose level-0 parent is an edge row, minus the edge columns
+    select
+        line_counts.iso_week_start,
+        line_counts.trip_count
+    from {{ end }}_edge_rows_l0 as edge_rows
+    cross join box
+    cross join period
+    cross join lateral (
+        select
+            cell_counts.iso_week_start,
+            sum(cell_counts.trip_count) as trip_count
+        from {{ end }}_counts_l1 as cell_counts
+        where
+            cell_counts.{{ end }}_cell_l1_y = edge_rows.cell_y
+            and cell_counts.{{ end }}_cell_l1_x > box.x0_l1
+            and cell_counts.{{ end }}_cell_l1_x < box.x1_l1
+            -- cells of the edge columns were counted by column above
+            and cell_counts.{{ end }}_cell_l1_x not between 10 * box.x0_l0 and 10 * box.x0_l0 + 9
+            and cell_counts.{{ end }}_cell_l1_x not between 10 * box.x1_l0 and 10 * box.x1_l0 + 9
+            and cell_counts.iso_week_start between period.first_week and period.last_week
+        group by cell_counts.iso_week_start
+    ) as line_counts
+    where edge_rows.cell_y > box.y0_l1 and edge_rows.cell_y < box.y1_l1
 
 ),
 
-{% endfor -%}
+{{ end }}_edge_cells as (
+
+    -- the level-1 cells the box's edges cut: whole edge columns, and the populated cells of
+    -- the edge rows between them
+    select
+        edge_columns.cell_x,
+        null::integer as cell_y
+    from box
+    cross join lateral (
+        select distinct unnest(array[box.x0_l1, box.x1_l1]) as cell_x
+    ) as edge_columns
+
+    union all
+
+    select distinct
+        cell_counts.{{ end }}_cell_l1_x as cell_x,
+        cell_counts.{{ end }}_cell_l1_y as cell_y
+    from {{ end }}_counts_l1 as cell_counts
+    cross join box
+    where
+        cell_counts.{{ end }}_cell_l1_y in (box.y0_l1, box.y1_l1)
+        and cell_counts.{{ end }}_cell_l1_x > box.x0_l1
+        and cell_counts.{{ end }}_cell_l1_x < box.x1_l1
+
+),
+
 {{ end }}_edge as (
 
-    -- trips in the finest cells the box's edges cut: check the coordinates
-    {% for axis, other, lines in axes -%}
-    {% if not loop.first %}
-    union all
-    {% endif -%}
+    -- the trips of the edge cells: their coordinates are checked
     select
-        line_trips.iso_week_start,
-        line_trips.trip_count
-    from (
-        select distinct
-            unnest(array[box.{{ axis }}0_l{{ finest }}, box.{{ axis }}1_l{{ finest }}]) as cell
-        from box
-    ) as edge_lines
+        cell_trips.iso_week_start,
+        cell_trips.trip_count
+    from {{ end }}_edge_cells as edge_cells
     cross join box
     cross join period
     cross join lateral (
@@ -126,30 +152,24 @@
             count(*) as trip_count
         from fct_trips
         where
-            fct_trips.{{ end }}_cell_l{{ finest }}_{{ axis }} = edge_lines.cell
-            {%- if axis == 'x' %}
-            and fct_trips.{{ end }}_cell_l{{ finest }}_y
-            between box.y0_l{{ finest }} and box.y1_l{{ finest }}
-            {%- else %}
-            -- corners were checked with the columns
-            and fct_trips.{{ end }}_cell_l{{ finest }}_x > box.x0_l{{ finest }}
-            and fct_trips.{{ end }}_cell_l{{ finest }}_x < box.x1_l{{ finest }}
-            {%- endif %}
-            and fct_trips.{{ lon }} between bbox_min_lon and bbox_max_lon
-            and fct_trips.{{ lat }} between bbox_min_lat and bbox_max_lat
-            and fct_trips.iso_week_start between period.first_week and period.last_week
+            fct_trips.{{ end }}_cell_l1_x = edge_cells.cell_x
+            and fct_trips.{{ end }}_cell_l1_y
+            between coalesce(edge_cells.cell_y, box.y0_l1) and coalesce(edge_cells.cell_y, box.y1_l1)
+            and fct_trips.{{ end }}_lon between bbox_min_lon and bbox_max_lon
+            and fct_trips.{{ end }}_lat between bbox_min_lat and bbox_max_lat
+            and fct_trips.trip_at >= period.first_week
+            and fct_trips.trip_at < period.last_week + 7
         group by fct_trips.iso_week_start
-    ) as line_trips
-    {%- endfor %}
+    ) as cell_trips
 
 ),
 
 {{ end }}_matched as (
 
-    {% for level in range(0, finest + 1) -%}
-    select * from {{ end }}_level{{ level }}
+    select * from {{ end }}_level0
     union all
-    {% endfor -%}
+    select * from {{ end }}_level1
+    union all
     select * from {{ end }}_edge
 
 ),
@@ -157,21 +177,23 @@
 
 
 {#-
-    The `box` CTE of the weekly_trip_counts_bbox* functions: the box's cell range at every
-    level (x0_l<k>, x1_l<k>, y0_l<k>, y1_l<k>), computed by the same trip_cell macro that
-    built the trips' cells, which is what makes "strictly inside" exact.
+    The `box` CTE of the weekly_trip_counts_bbox* functions: the box's cell range at levels
+    0 and 1 (x0_l0 .. y1_l1), computed by the same trip_cell macro as the trips' cells,
+    which is what makes "strictly inside" exact.
 -#}
 {% macro bbox_cell_ranges() -%}
 box as (
 
-    -- the box's cell range at every level, through the same macro that built the trips' cells
     select
-        {% for level in range(0, trip_cell_finest_level() | int + 1) -%}
-        {{ trip_cell('bbox_min_lon', level) }} as x0_l{{ level }},
-        {{ trip_cell('bbox_max_lon', level) }} as x1_l{{ level }},
-        {{ trip_cell('bbox_min_lat', level) }} as y0_l{{ level }},
-        {{ trip_cell('bbox_max_lat', level) }} as y1_l{{ level }}{{ ',' if not loop.last }}
-        {% endfor %}
+        {{ trip_cell('bbox_min_lon') }} as x0_l0,
+        {{ trip_cell('bbox_max_lon') }} as x1_l0,
+        {{ trip_cell('bbox_min_lat') }} as y0_l0,
+        {{ trip_cell('bbox_max_lat') }} as y1_l0,
+        {{ trip_cell('bbox_min_lon', 1) }} as x0_l1,
+        {{ trip_cell('bbox_max_lon', 1) }} as x1_l1,
+        {{ trip_cell('bbox_min_lat', 1) }} as y0_l1,
+        {{ trip_cell('bbox_max_lat', 1) }} as y1_l1
+
 ),
 {%- endmacro %}
 
@@ -195,14 +217,12 @@ fct_trips as not materialized (
 
 ),
 
-{% for level in range(1, trip_cell_finest_level() | int + 1) %}
-{{ end }}_counts_l{{ level }} as not materialized (
+{{ end }}_counts_l1 as not materialized (
 
-    select * from {{ ref('agg_weekly_trips_by_' ~ end ~ '_cell_l' ~ level) }}
+    select * from {{ ref('agg_weekly_trips_by_' ~ end ~ '_cell_l1') }}
 
 ),
 
-{% endfor %}
 period as (
 
     select

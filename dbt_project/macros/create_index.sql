@@ -6,8 +6,9 @@
     __dbt_backup relation (and its identically named indexes) only after the in-transaction
     hooks, so "if not exists" would otherwise see the old table's index on a full refresh.
 -#}
-{% macro create_index(relation, name, columns, include=none, using='btree') -%}
+{% macro create_index(relation, name, columns, include=none, using='btree', fillfactor=none) -%}
     create index if not exists {{ adapter.quote(relation.identifier ~ '__' ~ name) }}
         on {{ relation }} using {{ using }} (({{ columns | join('), (') }}))
         {%- if include %} include ({{ include | join(', ') }}){% endif %}
+        {%- if fillfactor %} with (fillfactor = {{ fillfactor }}){% endif %}
 {%- endmacro %}

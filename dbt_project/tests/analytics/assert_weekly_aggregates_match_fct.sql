@@ -10,9 +10,7 @@
     'od_cell',
     'region',
     'origin_cell_l1',
-    'origin_cell_l2',
     'destination_cell_l1',
-    'destination_cell_l2',
 ] %}
 
 with

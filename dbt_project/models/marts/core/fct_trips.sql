@@ -23,44 +23,42 @@
 
 -- depends_on: {{ ref('int_files_loaded') }}
 
-{%- set l2 = trip_cell_finest_level() | int %}
-{%- set origin_l2 = [trip_cell('origin_lon', l2), trip_cell('origin_lat', l2)] %}
-{%- set destination_l2 = [trip_cell('destination_lon', l2), trip_cell('destination_lat', l2)] %}
-{%- set origin_l0 = [trip_cell('origin_lon'), trip_cell('origin_lat')] %}
-{%- set destination_l0 = [trip_cell('destination_lon'), trip_cell('destination_lat')] %}
-{%- set origin_point = ['origin_lon', 'origin_lat', 'trip_at'] %}
-{%- set destination_point = ['destination_lon', 'destination_lat', 'trip_at'] %}
-{#- (name, key expressions, covering columns): the bbox edge probes read by cell column
-    (x, y) and by cell row (y, x) at the finest level, the --match both probes by the
-    (origin, destination) level-0 cells from either end -#}
-{%- set btree_indexes = [
-    ('origin_od_cell_idx', origin_l0 + destination_l0,
-        ['origin_lon', 'origin_lat', 'destination_lon', 'destination_lat', 'trip_at']),
-    ('destination_od_cell_idx', destination_l0 + origin_l0, destination_point),
-    ('origin_cell_l2_idx', origin_l2, origin_point),
-    ('origin_cell_l2_yx_idx', origin_l2 | reverse | list, origin_point),
-    ('destination_cell_l2_idx', destination_l2, destination_point),
-    ('destination_cell_l2_yx_idx', destination_l2 | reverse | list, destination_point),
-] %}
-{#- hooks are rendered when they run (`this` is only final then): pass the specs as text -#}
-{%- set hooks = [{
-    'sql': "{{ create_index(this, 'loaded_at_brin', ['loaded_at'], using='brin') }}",
-    'transaction': false,
-}] %}
-{%- for name, columns, include in btree_indexes %}
-{%- do hooks.append({
-    'sql': "{{ create_index(this, '" ~ name ~ "', " ~ columns ~ ", " ~ include ~ ") }}",
-    'transaction': false,
-}) %}
-{%- endfor %}
-{%- do hooks.append({'sql': 'analyze {{ this }}', 'transaction': false}) %}
+{#- the level-1 cells (~100 m) of each end, as the expressions fct_trips_gridded computes -#}
+{%- set origin_cell = [trip_cell('origin_lon', 1), trip_cell('origin_lat', 1)] %}
+{%- set destination_cell = [trip_cell('destination_lon', 1), trip_cell('destination_lat', 1)] %}
 
+{#- Hooks are rendered when they run (`this` is only final then), hence the SQL as text.
+    Two covering indexes, one per end, keyed by the end's level-1 cell and holding both
+    ends' coordinates and the time: the weekly-average functions count the trips of the
+    cells a box's edges cut from them with index-only scans (both ends for --match both).
+    fillfactor 100: the fact is append-only. -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        post_hook=hooks,
+        post_hook=[
+            {
+                'sql': "{{ create_index(this, 'loaded_at_brin', ['loaded_at'], using='brin') }}",
+                'transaction': false,
+            },
+            {
+                'sql': "{{ create_index(this, 'origin_cell_l1_idx', " ~ origin_cell ~ ","
+                    ~ " ['origin_lon', 'origin_lat', 'destination_lon', 'destination_lat',"
+                    ~ " 'trip_at'], fillfactor=100) }}",
+                'transaction': false,
+            },
+            {
+                'sql': "{{ create_index(this, 'destination_cell_l1_idx', " ~ destination_cell ~ ","
+                    ~ " ['destination_lon', 'destination_lat', 'origin_lon', 'origin_lat',"
+                    ~ " 'trip_at'], fillfactor=100) }}",
+                'transaction': false,
+            },
+            {
+                'sql': 'analyze {{ this }}',
+                'transaction': false,
+            },
+        ],
     )
 }}
 

@@ -3,14 +3,12 @@
     members, the grid cells at every level (trip_cell), the time-of-day bucket, the date, the
     ISO week, the batch and the similar-trip group. Computed, not stored: a view, which
     Postgres inlines into each query, so a query reads only the columns it names and the dim
-    joins disappear when no name is read (left joins on the dims' primary keys). The level-0
-    and finest-level cells are also in fct_trips' expression indexes, which a query through
-    this view uses because it writes the same trip_cell() expressions.
+    joins disappear when no name is read (left joins on the dims' primary keys). The level-1
+    cells are also in fct_trips' expression indexes, which a query through this view uses
+    because it writes the same trip_cell() expressions.
 -#}
 
 {{ config(materialized='view') }}
-
-{%- set finest = trip_cell_finest_level() | int %}
 
 with
 
@@ -64,12 +62,14 @@ gridded as (
         {{ trip_cell('origin_lat') }} as origin_cell_y,
         {{ trip_cell('destination_lon') }} as destination_cell_x,
         {{ trip_cell('destination_lat') }} as destination_cell_y,
-        {% for level in range(1, finest + 1) -%}
-        {{ trip_cell('origin_lon', level) }} as origin_cell_l{{ level }}_x,
-        {{ trip_cell('origin_lat', level) }} as origin_cell_l{{ level }}_y,
-        {{ trip_cell('destination_lon', level) }} as destination_cell_l{{ level }}_x,
-        {{ trip_cell('destination_lat', level) }} as destination_cell_l{{ level }}_y,
-        {% endfor -%}
+        {{ trip_cell('origin_lon', 1) }} as origin_cell_l1_x,
+        {{ trip_cell('origin_lat', 1) }} as origin_cell_l1_y,
+        {{ trip_cell('destination_lon', 1) }} as destination_cell_l1_x,
+        {{ trip_cell('destination_lat', 1) }} as destination_cell_l1_y,
+        {{ trip_cell('origin_lon', 2) }} as origin_cell_l2_x,
+        {{ trip_cell('origin_lat', 2) }} as origin_cell_l2_y,
+        {{ trip_cell('destination_lon', 2) }} as destination_cell_l2_x,
+        {{ trip_cell('destination_lat', 2) }} as destination_cell_l2_y,
         {{ time_of_day_bucket('trip_at') }} as time_bucket,
         trip_at::date as trip_date,
         date_trunc('week', trip_at)::date as iso_week_start,

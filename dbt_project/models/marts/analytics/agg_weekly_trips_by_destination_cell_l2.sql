@@ -1,6 +1,0 @@
-{#-
-    Weekly trip counts per (level-2 destination cell, ISO week); see the
-    cell_level_weekly_aggregate macro.
--#}
-
-{{ cell_level_weekly_aggregate('destination', 2) }}

@@ -11,9 +11,11 @@
 
 with
 
+-- fct_trips itself with the cells as its indexes' trip_cell() expressions, for index-only
+-- scans (see bbox_end_counts)
 fct_trips as not materialized (
 
-    select * from {{ ref('fct_trips_gridded') }}
+    select * from {{ ref('fct_trips') }}
 
 ),
 
@@ -103,19 +105,20 @@ both_origin_ring as (
     -- join that scans fct_trips
     cross join lateral (
         select
-            fct_trips.iso_week_start,
+            date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
             count(*) as trip_count
         from fct_trips
         where
-            fct_trips.origin_cell_l1_x = ring_lines.cell_x
-            and fct_trips.origin_cell_l1_y between ring_lines.first_y and ring_lines.last_y
+            {{ trip_cell('fct_trips.origin_lon', 1) }} = ring_lines.cell_x
+            and {{ trip_cell('fct_trips.origin_lat', 1) }}
+            between ring_lines.first_y and ring_lines.last_y
             and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
             and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
             and fct_trips.trip_at >= period.first_week
             and fct_trips.trip_at < period.last_week + 7
-        group by fct_trips.iso_week_start
+        group by 1
     ) as line_trips
 
 ),
@@ -131,21 +134,22 @@ both_destination_ring as (
     cross join period
     cross join lateral (
         select
-            fct_trips.iso_week_start,
+            date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
             count(*) as trip_count
         from fct_trips
         where
-            fct_trips.destination_cell_l1_x = ring_lines.cell_x
-            and fct_trips.destination_cell_l1_y between ring_lines.first_y and ring_lines.last_y
+            {{ trip_cell('fct_trips.destination_lon', 1) }} = ring_lines.cell_x
+            and {{ trip_cell('fct_trips.destination_lat', 1) }}
+            between ring_lines.first_y and ring_lines.last_y
             and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.origin_cell_x > box.x0_l0
-            and fct_trips.origin_cell_x < box.x1_l0
-            and fct_trips.origin_cell_y > box.y0_l0
-            and fct_trips.origin_cell_y < box.y1_l0
+            and {{ trip_cell('fct_trips.origin_lon') }} > box.x0_l0
+            and {{ trip_cell('fct_trips.origin_lon') }} < box.x1_l0
+            and {{ trip_cell('fct_trips.origin_lat') }} > box.y0_l0
+            and {{ trip_cell('fct_trips.origin_lat') }} < box.y1_l0
             and fct_trips.trip_at >= period.first_week
             and fct_trips.trip_at < period.last_week + 7
-        group by fct_trips.iso_week_start
+        group by 1
     ) as line_trips
 
 ),

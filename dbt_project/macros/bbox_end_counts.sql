@@ -3,7 +3,7 @@
     `<end>_matched` (iso_week_start, trip_count): the trips whose <end> point lies in the box,
     counted exactly without scanning fct_trips. Expects the function's arguments
     (bbox_min_lon .. bbox_max_lat) and the CTEs `box` (bbox_cell_ranges), `period`,
-    `fct_trips` (fct_trips_gridded) and `<end>_counts_l0` / `<end>_counts_l1` (the weekly
+    `fct_trips` and `<end>_counts_l0` / `<end>_counts_l1` (the weekly
     aggregates per level-0 and level-1 cell).
 
     The box is tiled in three disjoint parts (levels nest exactly, see trip_cell):
@@ -139,7 +139,10 @@
 
 {{ end }}_edge as (
 
-    -- the trips of the edge cells: their coordinates are checked
+    -- the trips of the edge cells: their coordinates are checked. fct_trips itself, not
+    -- fct_trips_gridded, and the cells as the index's trip_cell() expressions: an index-only
+    -- scan needs every column the query touches to be in the index (the view's joins to the
+    -- dimensions, even when removed, keep Postgres 15 from one)
     select
         cell_trips.iso_week_start,
         cell_trips.trip_count
@@ -148,18 +151,18 @@
     cross join period
     cross join lateral (
         select
-            fct_trips.iso_week_start,
+            date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
             count(*) as trip_count
         from fct_trips
         where
-            fct_trips.{{ end }}_cell_l1_x = edge_cells.cell_x
-            and fct_trips.{{ end }}_cell_l1_y
+            {{ trip_cell('fct_trips.' ~ end ~ '_lon', 1) }} = edge_cells.cell_x
+            and {{ trip_cell('fct_trips.' ~ end ~ '_lat', 1) }}
             between coalesce(edge_cells.cell_y, box.y0_l1) and coalesce(edge_cells.cell_y, box.y1_l1)
             and fct_trips.{{ end }}_lon between bbox_min_lon and bbox_max_lon
             and fct_trips.{{ end }}_lat between bbox_min_lat and bbox_max_lat
             and fct_trips.trip_at >= period.first_week
             and fct_trips.trip_at < period.last_week + 7
-        group by fct_trips.iso_week_start
+        group by 1
     ) as cell_trips
 
 ),
@@ -207,7 +210,7 @@ with
 
 fct_trips as not materialized (
 
-    select * from {{ ref('fct_trips_gridded') }}
+    select * from {{ ref('fct_trips') }}
 
 ),
 

@@ -1,4 +1,4 @@
-"""Extract/load commands for the ``trips`` group (``trips generate``; more register here)."""
+"""Extract/load commands of the ``trips`` group: ``generate``, ``raw archive|replay``."""
 
 from __future__ import annotations
 
@@ -114,6 +114,62 @@ def generate_command(
         )
 
 
+@click.group("raw")
+def raw_group() -> None:
+    """raw.trips retention: archive the batches the marts have, replay them from the landing."""
+
+
+def _raw_connection():
+    import psycopg
+
+    from trips_warehouse.config import load_settings
+    from trips_warehouse.db import resolve_database_url
+
+    settings = load_settings()
+    return settings, psycopg.connect(resolve_database_url(settings), autocommit=True)
+
+
+@raw_group.command("archive")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def raw_archive(as_json: bool) -> None:
+    """Remove from raw.trips the batches every mart has folded in (the ingest flow does this
+    after each passing build unless TRIPS_RAW_RETENTION=keep)."""
+    import json
+
+    from extract_load.archive import archive_modelled_batches
+    from extract_load.ledger import ensure_raw_schema, pipeline_lock
+    from trips_warehouse.config import MARTS_SCHEMA
+
+    settings, conn = _raw_connection()
+    with conn, pipeline_lock(conn):
+        ensure_raw_schema(conn, settings.raw_schema)
+        result = archive_modelled_batches(conn, raw=settings.raw_schema, marts=MARTS_SCHEMA)
+    if as_json:
+        click.echo(json.dumps({"batches": result.batches, "rows": result.rows,
+                               "truncated": result.truncated}))
+    else:
+        click.echo(f"archived {result.rows:,} rows of {result.batches:,} batches")
+
+
+@raw_group.command("replay")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def raw_replay(as_json: bool) -> None:
+    """COPY every archived batch back into raw.trips from its landed parquet (same batch and
+    trip ids). Then `trips dbt build --full-refresh` rebuilds the marts from raw."""
+    import json
+
+    from extract_load.archive import replay_archived
+    from extract_load.ledger import ensure_raw_schema, pipeline_lock
+
+    settings, conn = _raw_connection()
+    with conn, pipeline_lock(conn):
+        ensure_raw_schema(conn, settings.raw_schema)
+        rows = replay_archived(conn, settings.landing_dir, raw=settings.raw_schema,
+                               chunk_rows=settings.load_batch_rows)
+    click.echo(json.dumps({"rows": rows}) if as_json else f"replayed {rows:,} rows")
+
+
 def register(group: click.Group) -> None:
     """Attach this module's commands to the ``trips`` group."""
     group.add_command(generate_command)
+    group.add_command(raw_group)

@@ -109,6 +109,9 @@ create table if not exists {raw}.ingestion_runs (
 -- and the raw batches through checked_batch_id (added later: existing warehouses get them here)
 alter table {raw}.ingestion_runs add column if not exists checked_loaded_at timestamptz;
 alter table {raw}.ingestion_runs add column if not exists checked_batch_id bigint;
+-- set when the batch's rows left raw.trips, the marts having them (extract_load/archive.py);
+-- its landed parquet file replays it
+alter table {raw}.load_batches add column if not exists archived_at timestamptz;
 """
 
 

@@ -29,7 +29,7 @@ TRIPS_TABLE = "trips"
 REJECTED_TABLE = "trips_rejected"
 
 # parquet column -> raw table column, per target table
-_TRIPS_MAPPING = {c: c for c in LANDED_COLUMNS}
+TRIPS_MAPPING = {c: c for c in LANDED_COLUMNS}
 # trip_id = batch_id << TRIP_ID_ROW_BITS | row number in the batch: unique, stable (a landed
 # file's rows never change order) and 8 bytes, instead of a string built per row in Spark
 TRIP_ID_ROW_BITS = 32
@@ -66,8 +66,7 @@ def copy_parquet_file(
     chunk_rows: int,
 ) -> int | None:
     """Load one parquet file as one committed batch. Returns rows loaded, None if already loaded."""
-    parquet = pq.ParquetFile(path)
-    rows = parquet.metadata.num_rows
+    rows = pq.ParquetFile(path).metadata.num_rows
     with conn.transaction():
         batch = conn.execute(
             f"insert into {raw}.load_batches (file_hash, table_name, batch_key, row_count) "
@@ -76,31 +75,51 @@ def copy_parquet_file(
         ).fetchone()
         if batch is None:
             return None
-        batch_id = batch[0]
-        if rows >= 1 << TRIP_ID_ROW_BITS:
-            raise ValueError(f"{path}: {rows} rows do not fit a batch's {TRIP_ID_ROW_BITS}-bit ids")
-        keyed = table == TRIPS_TABLE
-        columns = [*mapping.values(), "batch_id"]
-        columns = ["trip_id", *columns] if keyed else [*columns, "source_file_hash"]
-        copy_sql = f"copy {raw}.{table} ({', '.join(columns)}) from stdin (format csv)"
-        offset = 0
-        with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            for record_batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(mapping)):
-                n = record_batch.num_rows
-                chunk = pa.Table.from_batches([record_batch]).append_column(
-                    "batch_id", pa.array([batch_id] * n, pa.int64())
-                )
-                if keyed:
-                    first_id = (batch_id << TRIP_ID_ROW_BITS) + offset
-                    ids = pa.array(range(first_id, first_id + n), pa.int64())
-                    chunk = chunk.add_column(0, "trip_id", ids)
-                else:
-                    chunk = chunk.append_column(
-                        "source_file_hash", pa.array([source_hash] * n, pa.string())
-                    )
-                offset += n
-                copy.write(_csv_bytes(chunk))
+        copy_batch_rows(conn, path, raw=raw, table=table, mapping=mapping, batch_id=batch[0],
+                        source_hash=source_hash, chunk_rows=chunk_rows)
     return rows
+
+
+def copy_batch_rows(
+    conn: psycopg.Connection,
+    path: Path,
+    *,
+    raw: str,
+    table: str,
+    mapping: dict[str, str],
+    batch_id: int,
+    source_hash: str,
+    chunk_rows: int,
+) -> None:
+    """COPY one landed parquet file's rows as batch ``batch_id`` (in the caller's transaction).
+
+    Trips get ``trip_id = batch_id << TRIP_ID_ROW_BITS | row number``: the same ids whenever
+    the same file is copied as the same batch (a replay of archived batches relies on it).
+    """
+    parquet = pq.ParquetFile(path)
+    if parquet.metadata.num_rows >= 1 << TRIP_ID_ROW_BITS:
+        raise ValueError(f"{path}: {parquet.metadata.num_rows} rows do not fit a batch's ids")
+    keyed = table == TRIPS_TABLE
+    columns = [*mapping.values(), "batch_id"]
+    columns = ["trip_id", *columns] if keyed else [*columns, "source_file_hash"]
+    copy_sql = f"copy {raw}.{table} ({', '.join(columns)}) from stdin (format csv)"
+    offset = 0
+    with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+        for record_batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(mapping)):
+            n = record_batch.num_rows
+            chunk = pa.Table.from_batches([record_batch]).append_column(
+                "batch_id", pa.array([batch_id] * n, pa.int64())
+            )
+            if keyed:
+                first_id = (batch_id << TRIP_ID_ROW_BITS) + offset
+                chunk = chunk.add_column(0, "trip_id", pa.array(range(first_id, first_id + n),
+                                                                 pa.int64()))
+            else:
+                chunk = chunk.append_column(
+                    "source_file_hash", pa.array([source_hash] * n, pa.string())
+                )
+            offset += n
+            copy.write(_csv_bytes(chunk))
 
 
 def load_landed(
@@ -115,7 +134,7 @@ def load_landed(
     loaded = {TRIPS_TABLE: 0, REJECTED_TABLE: 0}
     done = skipped = 0
     targets = (
-        (TRIPS_TABLE, _TRIPS_MAPPING, landing.landed_dir),
+        (TRIPS_TABLE, TRIPS_MAPPING, landing.landed_dir),
         (REJECTED_TABLE, _REJECTED_MAPPING, landing.quarantine_dir),
     )
     for table, mapping, folder in targets:

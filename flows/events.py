@@ -23,7 +23,7 @@ from typing import Any
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
-STAGES = ("landing", "load", "dbt_build")
+STAGES = ("landing", "load", "dbt_build", "archive")
 STATUSES = ("started", "completed", "failed")
 COUNT_KEYS = (
     "files",
@@ -34,6 +34,8 @@ COUNT_KEYS = (
     "tests_passed",
     "tests_failed",
     "checks",
+    "batches_archived",
+    "rows_archived",
     "duration_s",
     "error",
 )

@@ -23,6 +23,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from extract_load import ledger, pipeline
+from extract_load.archive import archive_modelled_batches
 from extract_load.sources import expand_paths
 from extract_load.spark import spark_session
 from flows.events import emit_stage
@@ -226,6 +227,13 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
                 tests_failed=result.tests_failed,
                 checks=summary.checks,
             )
+        if settings.raw_retention == "archive":
+            # the marts have the new batches and their tests passed: raw.trips lets them go
+            with _stage(summary, "archive") as counts:
+                archived = archive_modelled_batches(
+                    conn, raw=settings.raw_schema, marts=MARTS_SCHEMA
+                )
+                counts.update(batches_archived=archived.batches, rows_archived=archived.rows)
     summary.duration_s = time.monotonic() - started
     if summary.refused:
         raise IngestError(

@@ -45,6 +45,9 @@ class Settings:
     # rows the dbt tests of an ingestion read: "new" (since the last passing checks; the
     # full-table `nightly` tests run in the nightly build) or "all" (every row, every run)
     dbt_checks: str = "new"
+    # what happens to raw.trips rows once the marts have them: "archive" (removed after a
+    # build whose tests passed; the landed parquet replays them) or "keep"
+    raw_retention: str = "archive"
     raw_schema: str = "raw"
     notify_webhook_url: str | None = None
     notify_slack_webhook_url: str | None = None
@@ -69,6 +72,7 @@ class Settings:
 
 
 DBT_CHECKS_CHOICES = ("new", "all")
+RAW_RETENTION_CHOICES = ("archive", "keep")
 
 
 def load_settings() -> Settings:
@@ -77,6 +81,11 @@ def load_settings() -> Settings:
     dbt_checks = (_env("TRIPS_DBT_CHECKS", "new") or "new").lower()
     if dbt_checks not in DBT_CHECKS_CHOICES:
         raise ValueError(f"TRIPS_DBT_CHECKS must be 'new' or 'all', not {dbt_checks!r}")
+    raw_retention = (_env("TRIPS_RAW_RETENTION", "archive") or "archive").lower()
+    if raw_retention not in RAW_RETENTION_CHOICES:
+        raise ValueError(
+            f"TRIPS_RAW_RETENTION must be 'archive' or 'keep', not {raw_retention!r}"
+        )
     return Settings(
         data_dir=Path(_env("TRIPS_DATA_DIR", str(PROJECT_ROOT / ".trips"))).resolve(),
         database_url=_env("TRIPS_DATABASE_URL"),
@@ -87,6 +96,7 @@ def load_settings() -> Settings:
         dbt_target=_env("TRIPS_DBT_TARGET", "dev"),
         dbt_threads=_env_int("TRIPS_DBT_THREADS", 4),
         dbt_checks=dbt_checks,
+        raw_retention=raw_retention,
         notify_webhook_url=_env("TRIPS_NOTIFY_WEBHOOK_URL"),
         notify_slack_webhook_url=_env("TRIPS_NOTIFY_SLACK_WEBHOOK_URL"),
         notify_smtp_host=_env("TRIPS_NOTIFY_SMTP_HOST"),

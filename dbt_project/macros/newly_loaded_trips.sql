@@ -59,6 +59,8 @@ trips as (
 
 {%- else -%}
 
+{{- refuse_full_build_of_archived_raw() }}
+
 trips as (
 
     select * from visible_trips
@@ -66,4 +68,29 @@ trips as (
 ),
 
 {%- endif %}
+{%- endmacro %}
+
+
+{#-
+    A full build of a model that reads raw trips would lose every archived batch (their rows
+    left raw.trips, extract_load/archive.py): refuse it, saying how to get them back. (A unit
+    test's full build reads its fixtures, not raw.trips.)
+-#}
+{% macro refuse_full_build_of_archived_raw() -%}
+    {%- if execute and model.resource_type != 'unit_test' -%}
+        {%- set batches = adapter.get_relation(
+            database=target.database, schema=var('raw_schema'), identifier='load_batches'
+        ) -%}
+        {%- if batches is not none -%}
+            {%- set archived = run_query(
+                'select count(*) from ' ~ batches ~ ' where archived_at is not null'
+            ).columns[0].values()[0] -%}
+            {%- if archived > 0 -%}
+                {{- exceptions.raise_compiler_error(
+                    model.name ~ ": a full build needs the raw trips of " ~ archived
+                    ~ " archived batches; run `trips raw replay` first (docs/scalability.md)"
+                ) -}}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
 {%- endmacro %}

@@ -26,6 +26,7 @@ new_datasources as (
         count(*) as trip_count,
         min(trip_at) as first_trip_at,
         max(trip_at) as last_trip_at,
+        min(loaded_at) as first_loaded_at,
         max(loaded_at) as max_loaded_at
 
     from trips
@@ -44,6 +45,7 @@ datasources as (
         new_datasources.trip_count + coalesce(folded.trip_count, 0) as trip_count,
         least(new_datasources.first_trip_at, folded.first_trip_at) as first_trip_at,
         greatest(new_datasources.last_trip_at, folded.last_trip_at) as last_trip_at,
+        least(new_datasources.first_loaded_at, folded.first_loaded_at) as first_loaded_at,
         greatest(new_datasources.max_loaded_at, folded.max_loaded_at) as max_loaded_at
 
     from new_datasources
@@ -68,11 +70,14 @@ datasources as (
 keyed as (
 
     select
-        {{ dictionary_id('known_datasource_id', 'datasource_id', 'datasource_name') }} as datasource_id,
+        {{ dictionary_id(
+            'known_datasource_id', 'datasource_id', ['first_loaded_at', 'datasource_name']
+        ) }} as datasource_id,
         datasource_name,
         trip_count,
         first_trip_at,
         last_trip_at,
+        first_loaded_at,
         max_loaded_at
 
     from datasources
@@ -87,6 +92,7 @@ unknown_member as (
         0::bigint as trip_count,
         null::timestamp as first_trip_at,
         null::timestamp as last_trip_at,
+        null::timestamptz as first_loaded_at,
         null::timestamptz as max_loaded_at
 
 ),

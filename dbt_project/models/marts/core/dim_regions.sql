@@ -32,6 +32,7 @@ new_regions as (
         count(*) as trip_count,
         min(trip_at) as first_trip_at,
         max(trip_at) as last_trip_at,
+        min(loaded_at) as first_loaded_at,
         max(loaded_at) as max_loaded_at
 
     from trips
@@ -54,6 +55,7 @@ regions as (
         new_regions.trip_count + coalesce(folded.trip_count, 0) as trip_count,
         least(new_regions.first_trip_at, folded.first_trip_at) as first_trip_at,
         greatest(new_regions.last_trip_at, folded.last_trip_at) as last_trip_at,
+        least(new_regions.first_loaded_at, folded.first_loaded_at) as first_loaded_at,
         greatest(new_regions.max_loaded_at, folded.max_loaded_at) as max_loaded_at
 
     from new_regions
@@ -78,7 +80,9 @@ regions as (
 keyed as (
 
     select
-        {{ dictionary_id('known_region_id', 'region_id', 'region_name') }} as region_id,
+        {{ dictionary_id(
+            'known_region_id', 'region_id', ['first_loaded_at', 'region_name']
+        ) }} as region_id,
         region_name,
         min_lon,
         min_lat,
@@ -87,6 +91,7 @@ keyed as (
         trip_count,
         first_trip_at,
         last_trip_at,
+        first_loaded_at,
         max_loaded_at
 
     from regions
@@ -105,6 +110,7 @@ unknown_member as (
         0::bigint as trip_count,
         null::timestamp as first_trip_at,
         null::timestamp as last_trip_at,
+        null::timestamptz as first_loaded_at,
         null::timestamptz as max_loaded_at
 
 ),

@@ -21,7 +21,8 @@ renamed as (
         row_count,
 
         -- timestamps
-        loaded_at
+        loaded_at,
+        archived_at
 
     from source
 

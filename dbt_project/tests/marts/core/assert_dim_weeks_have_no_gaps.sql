@@ -1,6 +1,6 @@
 {#-
     Consecutive dim_weeks rows are exactly 7 days apart, and the dimension spans all trips.
-    Nightly (tag): it reads every visible trip's timestamp.
+    Nightly (tag): it reads every trip's timestamp.
 -#}
 
 {{ config(tags=['nightly']) }}
@@ -15,7 +15,7 @@ weeks as (
 
 trips as (
 
-    select * from {{ ref('int_trips_visible') }}
+    select * from {{ ref('fct_trips') }}
 
 ),
 

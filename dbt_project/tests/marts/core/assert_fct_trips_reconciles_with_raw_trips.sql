@@ -1,12 +1,15 @@
 {#-
-    Reconciliation with the gate: fct_trips holds every raw trip of a completely loaded file
-    once, and nothing else (no trip of a file still loading, no trip twice), and its watermark
-    is the newest loaded file that has trips. Returns one row (failing) when that is not so.
+    Reconciliation with the ledger and the gate: fct_trips holds every trip of a completely
+    loaded file once, and nothing else (no trip of a file still loading, no trip twice), and
+    its watermark is the newest loaded file that has trips. Returns one row (failing) when that
+    is not so.
 
-    Per ingestion (checks_since set, see macros/checks_scope.sql) it reconciles the files
-    loaded since the last successful checks: their raw trips (read through the BRIN index by
-    their batch range) against the fact rows with a newer loaded_at. Without the var, every
-    file against the whole fact.
+    The count a file's trips must reach is the ledger's: raw.load_batches.row_count, written in
+    the transaction that COPYed the batch. Batches still in raw.trips must hold exactly that
+    many rows; archived batches (extract_load/archive.py) have left raw.trips, their count
+    stays in the ledger. Per ingestion (checks_since set, see macros/checks_scope.sql) it
+    reconciles the files loaded since the last successful checks; without the var, every file
+    against the whole fact.
 -#}
 
 {%- set scoped = var('checks_since', none) not in (none, '') %}
@@ -46,14 +49,30 @@ checked_files as not materialized (
 
 ),
 
-checked_raw_trips as not materialized (
+checked_batches as not materialized (
 
-    select raw_trips.*
-    from raw_trips
-    inner join load_batches
-        on raw_trips.batch_id = load_batches.batch_id
+    select load_batches.*
+    from load_batches
     inner join checked_files
         on load_batches.file_hash = checked_files.file_hash
+    where load_batches.table_name = 'trips'
+
+),
+
+kept_batches as (
+
+    select checked_batches.batch_id
+    from checked_batches
+    where checked_batches.archived_at is null
+
+),
+
+kept_raw_trips as (
+
+    select count(*) as row_count
+    from raw_trips
+    inner join kept_batches
+        on raw_trips.batch_id = kept_batches.batch_id
     {%- if scoped %}
     -- the two-sided batch range lets the planner use raw.trips' BRIN index
     where
@@ -64,6 +83,15 @@ checked_raw_trips as not materialized (
 
 ),
 
+ledger as (
+
+    select
+        coalesce(sum(row_count), 0) as row_count,
+        coalesce(sum(row_count) filter (where archived_at is null), 0) as kept_row_count
+    from checked_batches
+
+),
+
 checked_fct_trips as not materialized (
 
     select * from fct_trips
@@ -71,43 +99,22 @@ checked_fct_trips as not materialized (
 
 ),
 
-visible as (
-
-    select
-        count(*) as row_count,
-        count(distinct trip_id) as trip_count
-
-    from checked_raw_trips
-
-),
-
 fct as (
 
     select
         count(*) as row_count,
-        count(distinct trip_id) as trip_count
-
+        count(distinct trip_id) as trip_count,
+        -- fact rows whose batch (trip_id >> 32) is not a batch of a checked loaded file
+        count(*) filter (
+            where (trip_id >> 32) not in (select checked_batches.batch_id from checked_batches)
+        ) as not_visible_count
     from checked_fct_trips
-
-),
-
-not_visible as (
-
-    -- fact rows that are not a trip of a loaded file
-    select count(*) as row_count
-
-    from checked_fct_trips
-    where not exists (
-        select 1
-        from checked_raw_trips
-        where checked_raw_trips.trip_id = checked_fct_trips.trip_id
-    )
 
 ),
 
 watermarks as (
 
-    -- whole tables, both cheap: the ledger is small, fct_trips has an index on loaded_at
+    -- whole tables, both cheap: the ledger is small, fct_trips has a BRIN index on loaded_at
     select
         (
             select max(loaded_files.loaded_at) from loaded_files
@@ -126,20 +133,22 @@ watermarks as (
 final as (
 
     select
-        visible.row_count as visible_row_count,
+        ledger.row_count as ledger_row_count,
+        ledger.kept_row_count as ledger_kept_row_count,
+        kept_raw_trips.row_count as raw_row_count,
         fct.row_count as fct_row_count,
-        not_visible.row_count as fct_rows_not_visible,
+        fct.not_visible_count as fct_rows_not_visible,
         watermarks.visible_max_loaded_at,
         watermarks.fct_max_loaded_at
-
-    from visible
+    from ledger
+    cross join kept_raw_trips
     cross join fct
-    cross join not_visible
     cross join watermarks
     where
-        visible.row_count <> fct.row_count
-        or visible.trip_count <> fct.trip_count
-        or not_visible.row_count <> 0
+        ledger.row_count <> fct.row_count
+        or fct.trip_count <> fct.row_count
+        or ledger.kept_row_count <> kept_raw_trips.row_count
+        or fct.not_visible_count <> 0
         or watermarks.visible_max_loaded_at is distinct from watermarks.fct_max_loaded_at
 
 )

@@ -81,7 +81,10 @@ trips as (
         {%- set batches = adapter.get_relation(
             database=target.database, schema=var('raw_schema'), identifier='load_batches'
         ) -%}
-        {%- if batches is not none -%}
+        {#- a ledger from before archiving has no archived_at (and nothing archived) -#}
+        {%- if batches is not none and 'archived_at' in (
+            adapter.get_columns_in_relation(batches) | map(attribute='name') | list
+        ) -%}
             {%- set archived = run_query(
                 'select count(*) from ' ~ batches ~ ' where archived_at is not null'
             ).columns[0].values()[0] -%}

@@ -160,6 +160,12 @@ def load_landed(
     return LoadResult(loaded[TRIPS_TABLE], loaded[REJECTED_TABLE], done, skipped)
 
 
+def analyze_raw(conn: psycopg.Connection, raw: str = "raw") -> None:
+    """Fresh planner statistics for the raw tables after a load (autovacuum may come later)."""
+    for table in (TRIPS_TABLE, REJECTED_TABLE):
+        conn.execute(f"analyze {raw}.{table}")
+
+
 def loaded_row_count(
     conn: psycopg.Connection, source_hash: str, table: str, raw: str = "raw"
 ) -> int:

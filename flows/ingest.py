@@ -24,6 +24,7 @@ from prefect.states import Completed
 
 from extract_load import ledger, pipeline
 from extract_load.archive import archive_modelled_batches
+from extract_load.loader import analyze_raw
 from extract_load.sources import expand_paths
 from extract_load.spark import spark_session
 from flows.events import emit_stage
@@ -205,6 +206,11 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
     with _stage(summary, "load", files=len(landed)) as counts:
         for landing in landed:
             summary.add(load_task(conn, landing, settings, run_id))
+        if summary.rows_loaded:
+            # the first checks of the new rows plan on these statistics: without them a
+            # freshly COPYed raw.trips is estimated at a few hundred distinct trip ids, and
+            # the unique test's hash aggregate spilled for >10 min at 10M rows
+            analyze_raw(conn, settings.raw_schema)
         counts.update(
             files=summary.files_loaded,
             rows_loaded=summary.rows_loaded,

@@ -83,9 +83,11 @@ def land_file(
     landed_dir, quarantine_dir = landed_paths(landing_root, quarantine_root, source)
     scratch = landing_root.parent / "_scratch" / f"{source.sha256}-{uuid.uuid4().hex[:8]}"
     frame = landing_frame(read_source(spark, source.path))
+    # no repartition: each input split writes its own files per (status, date) after a local
+    # sort, instead of a shuffle of every row; and without a shuffle a file's row order (the
+    # loader's trip ids) follows the input's
     (
-        frame.repartition("status", "trip_date")
-        .write.option("maxRecordsPerFile", max_records_per_file)
+        frame.write.option("maxRecordsPerFile", max_records_per_file)
         .partitionBy("status", "trip_date")
         .parquet(str(scratch))
     )

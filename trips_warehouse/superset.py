@@ -335,7 +335,14 @@ def up(settings: Settings, echo=print) -> UpResult:
     ensure_venv(paths, echo)
     owner_url = resolve_database_url(settings)
     reader_password = stored_secret(paths.secret("reader-password"))
-    ensure_reader_role(owner_url, settings.superset_reader_role, reader_password)
+    try:
+        ensure_reader_role(owner_url, settings.superset_reader_role, reader_password)
+    except psycopg.Error as exc:
+        raise RuntimeError(
+            f"cannot prepare the read-only role {settings.superset_reader_role!r} for Superset "
+            f"({type(exc).__name__}: {exc}): the warehouse user needs CREATEROLE and must own "
+            "the marts"
+        ) from exc
     env = superset_env(
         settings, reader_uri(owner_url, settings.superset_reader_role, reader_password)
     )

@@ -92,7 +92,11 @@ def test_superset_waits_for_its_bootstrap(services: dict) -> None:
     }
     assert services["superset-init"]["command"] == ["/app/docker-trips/bootstrap.sh"]
     assert services["superset"]["image"] == services["superset-init"]["image"]
-    assert _env(services["superset-init"])["SUPERSET_MARTS_SCHEMA"] == "marts"
+    # the bundle's datasets read the schema dbt builds the marts in
+    datasets = (ROOT / "docker" / "superset" / "assets" / "datasets").rglob("*.yaml")
+    assert {yaml.safe_load(p.read_text())["schema"] for p in datasets} == {"marts"}
+    project = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["models"][project["name"]]["marts"]["+schema"] == "marts"
 
 
 def test_build_contexts_dockerfiles_and_mounts_exist(services: dict) -> None:

@@ -24,7 +24,6 @@ from urllib.parse import quote, unquote, urlsplit
 import yaml
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
-MARTS_SCHEMA = "marts"
 
 
 def warehouse_uri(env: dict[str, str]) -> str:

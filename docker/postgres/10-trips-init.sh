@@ -16,6 +16,9 @@ where not exists (select from pg_database where datname = 'superset') \gexec
 
 select format('create role %I login password %L', :'reader', :'reader_password')
 where not exists (select from pg_roles where rolname = :'reader') \gexec
+-- read-only even where a grant would allow more, and no query runs away with the database
+alter role :"reader" set default_transaction_read_only = on;
+alter role :"reader" set statement_timeout = '60s';
 
 -- dbt builds the marts as $POSTGRES_USER; create the schema now so the grants can be set
 -- before the first build, and make every table dbt creates there readable by the reader.

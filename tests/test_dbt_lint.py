@@ -10,8 +10,8 @@ from flows.dbt_build import run_dbt
 from trips_warehouse.config import PROJECT_ROOT, Settings
 from trips_warehouse.dbt_cli import dbt_env
 
-# All the project's SQL: every model, singular test and analysis. (dbt_project/functions is
-# not linted: sqlfluff's dbt templater does not know dbt 1.11 functions and skips them.)
+# All the project's SQL: every model, singular test and analysis. The functions are linted
+# compiled (test_sqlfluff_lint_functions): sqlfluff's dbt templater skips dbt 1.11 functions.
 LINTED = [
     "dbt_project/models",
     "dbt_project/tests",
@@ -27,11 +27,15 @@ def test_dbt_parse(settings: Settings, pg_url: str, tmp_path: Path) -> None:
     assert (tmp_path / "target" / "manifest.json").exists()
 
 
-def test_sqlfluff_lint(pg_url: str) -> None:
-    env = dbt_env(pg_url)
-    sqlfluff = Path(sys.executable).parent / "sqlfluff"
+# Rules that cannot hold for a compiled function body, on top of the project's .sqlfluff: its
+# arguments look like unqualified columns (RF02, RF03), dbt quotes the relations it renders
+# (RF06) and ends the file its own way (LT12).
+FUNCTION_EXCLUDED_RULES = ["RF02", "RF03", "RF06", "LT12"]
+
+
+def sqlfluff(args: list[str], env: dict[str, str] | None = None) -> None:
     proc = subprocess.run(
-        [str(sqlfluff), "lint", *LINTED, "--disable-progress-bar"],
+        [str(Path(sys.executable).parent / "sqlfluff"), "lint", *args, "--disable-progress-bar"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -39,3 +43,19 @@ def test_sqlfluff_lint(pg_url: str) -> None:
         timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+
+def test_sqlfluff_lint(pg_url: str) -> None:
+    sqlfluff(LINTED, env=dbt_env(pg_url))
+
+
+def test_sqlfluff_lint_functions(settings: Settings, pg_url: str, tmp_path: Path) -> None:
+    """The functions' SQL (mostly macros) as dbt compiles it, under the models' rules."""
+    target = tmp_path / "target"
+    run_dbt(["compile", "--select", "resource_type:function"], settings=settings,
+            database_url=pg_url, target_path=target)
+    compiled = sorted((target / "compiled").rglob("functions/*.sql"))
+    assert len(compiled) == len(list((PROJECT_ROOT / "dbt_project/functions").glob("*.sql")))
+    excluded = ",".join(["AM04", "ST06", *FUNCTION_EXCLUDED_RULES])  # .sqlfluff's + these
+    sqlfluff(["--config", str(PROJECT_ROOT / ".sqlfluff"), "--templater", "raw",
+              "--exclude-rules", excluded, *map(str, compiled)])

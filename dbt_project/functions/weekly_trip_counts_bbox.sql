@@ -36,10 +36,11 @@ matched as (
     {% endif -%}
     select counts.*
     from period
-    cross join lateral {{ function('weekly_trip_counts_bbox_' ~ end) }}(
-        bbox_min_lon, bbox_min_lat, bbox_max_lon, bbox_max_lat,
-        period.first_week, period.last_week
-    ) as counts
+    cross join
+        lateral {{ function('weekly_trip_counts_bbox_' ~ end) }}(
+            bbox_min_lon, bbox_min_lat, bbox_max_lon, bbox_max_lat,
+            period.first_week, period.last_week
+        ) as counts
     where match_on = '{{ end }}'
     {%- endfor %}
 
@@ -67,10 +68,10 @@ weeks as (
         -- an unknown match_on fails loudly (a SQL function cannot raise; a bad cast can)
         case
             when match_on in ('origin', 'destination', 'both') then true
-            else cast(
+            else (
                 'weekly_trip_counts_bbox: match_on must be origin, destination or both, not '
-                || coalesce(match_on, 'null') as boolean
-            )
+                || coalesce(match_on, 'null')
+            )::boolean
         end
 
 ),

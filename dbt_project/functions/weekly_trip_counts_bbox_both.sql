@@ -83,12 +83,14 @@ ring_lines as (
         rows_l0.first_y,
         rows_l0.last_y
     from box
-    cross join lateral (
-        values
-        (box.y0_l1, least(10 * box.y0_l0 + 9, box.y1_l1)),
-        (greatest(10 * box.y1_l0, box.y0_l1), box.y1_l1)
-    ) as rows_l0 (first_y, last_y)
-    cross join lateral generate_series(10 * box.x0_l0 + 10, 10 * box.x1_l0 - 1) as cell_x
+    cross join
+        lateral (
+            values
+            (box.y0_l1, least(10 * box.y0_l0 + 9, box.y1_l1)),
+            (greatest(10 * box.y1_l0, box.y0_l1), box.y1_l1)
+        ) as rows_l0 (first_y, last_y)
+    cross join
+        lateral generate_series(10 * box.x0_l0 + 10, 10 * box.x1_l0 - 1) as cell_x
 
 ),
 
@@ -103,23 +105,25 @@ both_origin_ring as (
     cross join period
     -- one index range per line; the aggregate keeps the planner from flattening this into a
     -- join that scans fct_trips
-    cross join lateral (
-        select
-            date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
-            count(*) as trip_count
-        from fct_trips
-        where
-            {{ trip_cell('fct_trips.origin_lon', 1) }} = ring_lines.cell_x
-            and {{ trip_cell('fct_trips.origin_lat', 1) }}
-            between ring_lines.first_y and ring_lines.last_y
-            and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
-            and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
-            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.trip_at >= period.first_week
-            and fct_trips.trip_at < period.last_week + 7
-        group by 1
-    ) as line_trips
+    cross join
+        lateral (
+            select
+                date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
+                count(*) as trip_count
+            from fct_trips
+            where
+                {{ trip_cell('fct_trips.origin_lon', 1) }}
+                = ring_lines.cell_x
+                and {{ trip_cell('fct_trips.origin_lat', 1) }}
+                between ring_lines.first_y and ring_lines.last_y
+                and fct_trips.origin_lon between bbox_min_lon and bbox_max_lon
+                and fct_trips.origin_lat between bbox_min_lat and bbox_max_lat
+                and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
+                and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
+                and fct_trips.trip_at >= period.first_week
+                and fct_trips.trip_at < period.last_week + 7
+            group by iso_week_start
+        ) as line_trips
 
 ),
 
@@ -132,25 +136,27 @@ both_destination_ring as (
     from ring_lines
     cross join box
     cross join period
-    cross join lateral (
-        select
-            date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
-            count(*) as trip_count
-        from fct_trips
-        where
-            {{ trip_cell('fct_trips.destination_lon', 1) }} = ring_lines.cell_x
-            and {{ trip_cell('fct_trips.destination_lat', 1) }}
-            between ring_lines.first_y and ring_lines.last_y
-            and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
-            and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
-            and {{ trip_cell('fct_trips.origin_lon') }} > box.x0_l0
-            and {{ trip_cell('fct_trips.origin_lon') }} < box.x1_l0
-            and {{ trip_cell('fct_trips.origin_lat') }} > box.y0_l0
-            and {{ trip_cell('fct_trips.origin_lat') }} < box.y1_l0
-            and fct_trips.trip_at >= period.first_week
-            and fct_trips.trip_at < period.last_week + 7
-        group by 1
-    ) as line_trips
+    cross join
+        lateral (
+            select
+                date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
+                count(*) as trip_count
+            from fct_trips
+            where
+                {{ trip_cell('fct_trips.destination_lon', 1) }}
+                = ring_lines.cell_x
+                and {{ trip_cell('fct_trips.destination_lat', 1) }}
+                between ring_lines.first_y and ring_lines.last_y
+                and fct_trips.destination_lon between bbox_min_lon and bbox_max_lon
+                and fct_trips.destination_lat between bbox_min_lat and bbox_max_lat
+                and {{ trip_cell('fct_trips.origin_lon') }} > box.x0_l0
+                and {{ trip_cell('fct_trips.origin_lon') }} < box.x1_l0
+                and {{ trip_cell('fct_trips.origin_lat') }} > box.y0_l0
+                and {{ trip_cell('fct_trips.origin_lat') }} < box.y1_l0
+                and fct_trips.trip_at >= period.first_week
+                and fct_trips.trip_at < period.last_week + 7
+            group by iso_week_start
+        ) as line_trips
 
 ),
 

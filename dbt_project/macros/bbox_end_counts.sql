@@ -69,18 +69,19 @@
     cross join period
     -- one index range per line; the aggregate keeps the planner from turning the lateral
     -- into a join that reads the whole table
-    cross join lateral (
-        select
-            cell_counts.iso_week_start,
-            sum(cell_counts.trip_count) as trip_count
-        from {{ end }}_counts_l1 as cell_counts
-        where
-            cell_counts.{{ end }}_cell_l1_x = edge_columns.cell_x
-            and cell_counts.{{ end }}_cell_l1_y > box.y0_l1
-            and cell_counts.{{ end }}_cell_l1_y < box.y1_l1
-            and cell_counts.iso_week_start between period.first_week and period.last_week
-        group by cell_counts.iso_week_start
-    ) as line_counts
+    cross join
+        lateral (
+            select
+                cell_counts.iso_week_start,
+                sum(cell_counts.trip_count) as trip_count
+            from {{ end }}_counts_l1 as cell_counts
+            where
+                cell_counts.{{ end }}_cell_l1_x = edge_columns.cell_x
+                and cell_counts.{{ end }}_cell_l1_y > box.y0_l1
+                and cell_counts.{{ end }}_cell_l1_y < box.y1_l1
+                and cell_counts.iso_week_start between period.first_week and period.last_week
+            group by cell_counts.iso_week_start
+        ) as line_counts
     where edge_columns.cell_x > box.x0_l1 and edge_columns.cell_x < box.x1_l1
 
     union all
@@ -92,21 +93,22 @@
     from {{ end }}_edge_rows_l0 as edge_rows
     cross join box
     cross join period
-    cross join lateral (
-        select
-            cell_counts.iso_week_start,
-            sum(cell_counts.trip_count) as trip_count
-        from {{ end }}_counts_l1 as cell_counts
-        where
-            cell_counts.{{ end }}_cell_l1_y = edge_rows.cell_y
-            and cell_counts.{{ end }}_cell_l1_x > box.x0_l1
-            and cell_counts.{{ end }}_cell_l1_x < box.x1_l1
-            -- cells of the edge columns were counted by column above
-            and cell_counts.{{ end }}_cell_l1_x not between 10 * box.x0_l0 and 10 * box.x0_l0 + 9
-            and cell_counts.{{ end }}_cell_l1_x not between 10 * box.x1_l0 and 10 * box.x1_l0 + 9
-            and cell_counts.iso_week_start between period.first_week and period.last_week
-        group by cell_counts.iso_week_start
-    ) as line_counts
+    cross join
+        lateral (
+            select
+                cell_counts.iso_week_start,
+                sum(cell_counts.trip_count) as trip_count
+            from {{ end }}_counts_l1 as cell_counts
+            where
+                cell_counts.{{ end }}_cell_l1_y = edge_rows.cell_y
+                and cell_counts.{{ end }}_cell_l1_x > box.x0_l1
+                and cell_counts.{{ end }}_cell_l1_x < box.x1_l1
+                -- cells of the edge columns were counted by column above
+                and cell_counts.{{ end }}_cell_l1_x not between 10 * box.x0_l0 and 10 * box.x0_l0 + 9
+                and cell_counts.{{ end }}_cell_l1_x not between 10 * box.x1_l0 and 10 * box.x1_l0 + 9
+                and cell_counts.iso_week_start between period.first_week and period.last_week
+            group by cell_counts.iso_week_start
+        ) as line_counts
     where edge_rows.cell_y > box.y0_l1 and edge_rows.cell_y < box.y1_l1
 
 ),
@@ -115,13 +117,10 @@
 
     -- the level-1 cells the box's edges cut: whole edge columns, and the populated cells of
     -- the edge rows between them
-    select
-        edge_columns.cell_x,
+    select distinct
+        unnest(array[box.x0_l1, box.x1_l1]) as cell_x,
         null::integer as cell_y
     from box
-    cross join lateral (
-        select distinct unnest(array[box.x0_l1, box.x1_l1]) as cell_x
-    ) as edge_columns
 
     union all
 
@@ -149,21 +148,23 @@
     from {{ end }}_edge_cells as edge_cells
     cross join box
     cross join period
-    cross join lateral (
-        select
-            date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
-            count(*) as trip_count
-        from fct_trips
-        where
-            {{ trip_cell('fct_trips.' ~ end ~ '_lon', 1) }} = edge_cells.cell_x
-            and {{ trip_cell('fct_trips.' ~ end ~ '_lat', 1) }}
-            between coalesce(edge_cells.cell_y, box.y0_l1) and coalesce(edge_cells.cell_y, box.y1_l1)
-            and fct_trips.{{ end }}_lon between bbox_min_lon and bbox_max_lon
-            and fct_trips.{{ end }}_lat between bbox_min_lat and bbox_max_lat
-            and fct_trips.trip_at >= period.first_week
-            and fct_trips.trip_at < period.last_week + 7
-        group by 1
-    ) as cell_trips
+    cross join
+        lateral (
+            select
+                date_trunc('week', fct_trips.trip_at)::date as iso_week_start,
+                count(*) as trip_count
+            from fct_trips
+            where
+                {{ trip_cell('fct_trips.' ~ end ~ '_lon', 1) }}
+                = edge_cells.cell_x
+                and {{ trip_cell('fct_trips.' ~ end ~ '_lat', 1) }}
+                between coalesce(edge_cells.cell_y, box.y0_l1) and coalesce(edge_cells.cell_y, box.y1_l1)
+                and fct_trips.{{ end }}_lon between bbox_min_lon and bbox_max_lon
+                and fct_trips.{{ end }}_lat between bbox_min_lat and bbox_max_lat
+                and fct_trips.trip_at >= period.first_week
+                and fct_trips.trip_at < period.last_week + 7
+            group by iso_week_start
+        ) as cell_trips
 
 ),
 

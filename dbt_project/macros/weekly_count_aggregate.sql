@@ -2,7 +2,8 @@
     Body of an incremental weekly pre-aggregate of fct_trips: trip counts per `keys`, folded
     into the existing rows. The watermark is fct_trips.loaded_at (the loaded_at of the trip's
     file): a run counts only the trips loaded after the newest max_loaded_at already folded in
-    and adds them to the matching rows (delete+insert on `keys` in the calling model).
+    and folds them into the matching rows (fold_into_existing; delete+insert on `keys` in the
+    calling model).
 -#}
 {% macro weekly_count_aggregate(source_relation, keys) -%}
     {{ return(adapter.dispatch('weekly_count_aggregate')(source_relation, keys)) }}
@@ -37,33 +38,14 @@ new_counts as (
 
 ),
 
-{% if is_incremental() -%}
-
 combined as (
 
-    select
-        {% for key in keys -%}
-        new_counts.{{ key }},
-        {% endfor -%}
-        new_counts.trip_count + coalesce(folded.trip_count, 0) as trip_count,
-        greatest(new_counts.max_loaded_at, folded.max_loaded_at) as max_loaded_at
-    from new_counts
-    left join {{ this }} as folded
-        on
-            {% for key in keys -%}
-            {% if not loop.first %}and {% endif %}new_counts.{{ key }} = folded.{{ key }}
-            {% endfor %}
-),
-
-{%- else -%}
-
-combined as (
-
-    select * from new_counts
+    {{ fold_into_existing(
+        'new_counts', match_on=keys, carry=keys,
+        folds=[('trip_count', 'sum'), ('max_loaded_at', 'max')],
+    ) }}
 
 ),
-
-{%- endif %}
 
 final as (
 

@@ -59,55 +59,22 @@ new_groups as (
 
 ),
 
-{% if is_incremental() %}
-
-existing_groups as (
-
-    select folded.*
-    from {{ this }} as folded
-    inner join new_groups
-        on folded.trip_group_id = new_groups.trip_group_id
-
-),
-
 combined as (
 
-    select
-        new_groups.trip_group_id,
-        new_groups.region_id,
-        new_groups.region,
-        new_groups.origin_cell_x,
-        new_groups.origin_cell_y,
-        new_groups.destination_cell_x,
-        new_groups.destination_cell_y,
-        new_groups.time_bucket,
-        new_groups.trip_count + coalesce(existing_groups.trip_count, 0) as trip_count,
-        least(new_groups.first_seen_at, existing_groups.first_seen_at) as first_seen_at,
-        greatest(new_groups.last_seen_at, existing_groups.last_seen_at) as last_seen_at,
-        array(
-            select distinct datasource
-            from
-                unnest(
-                    new_groups.datasources || coalesce(existing_groups.datasources, '{}'::text[])
-                ) as datasource
-            order by datasource
-        ) as datasources,
-        greatest(new_groups.max_loaded_at, existing_groups.max_loaded_at) as max_loaded_at
-    from new_groups
-    left join existing_groups
-        on new_groups.trip_group_id = existing_groups.trip_group_id
+    {{ fold_into_existing(
+        'new_groups',
+        match_on=['trip_group_id'],
+        carry=[
+            'trip_group_id', 'region_id', 'region', 'origin_cell_x', 'origin_cell_y',
+            'destination_cell_x', 'destination_cell_y', 'time_bucket',
+        ],
+        folds=[
+            ('trip_count', 'sum'), ('first_seen_at', 'min'), ('last_seen_at', 'max'),
+            ('datasources', 'union'), ('max_loaded_at', 'max'),
+        ],
+    ) }}
 
 ),
-
-{% else %}
-
-combined as (
-
-    select * from new_groups
-
-),
-
-{% endif %}
 
 final as (
 

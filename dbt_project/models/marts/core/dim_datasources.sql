@@ -34,38 +34,20 @@ new_datasources as (
 
 ),
 
-{% if is_incremental() %}
-
 datasources as (
 
-    -- least/greatest ignore nulls: a datasource seen for the first time keeps its own values
-    select
-        folded.datasource_id as known_datasource_id,
-        new_datasources.datasource_name,
-        new_datasources.trip_count + coalesce(folded.trip_count, 0) as trip_count,
-        least(new_datasources.first_trip_at, folded.first_trip_at) as first_trip_at,
-        greatest(new_datasources.last_trip_at, folded.last_trip_at) as last_trip_at,
-        least(new_datasources.first_loaded_at, folded.first_loaded_at) as first_loaded_at,
-        greatest(new_datasources.max_loaded_at, folded.max_loaded_at) as max_loaded_at
-
-    from new_datasources
-    left join {{ this }} as folded
-        on new_datasources.datasource_name = folded.datasource_name
+    {{ fold_into_existing(
+        'new_datasources',
+        match_on=['datasource_name'],
+        carry=['datasource_name'],
+        folds=[
+            ('trip_count', 'sum'), ('first_trip_at', 'min'), ('last_trip_at', 'max'),
+            ('first_loaded_at', 'min'), ('max_loaded_at', 'max'),
+        ],
+        existing={'known_datasource_id': ('datasource_id', 'smallint')},
+    ) }}
 
 ),
-
-{% else %}
-
-datasources as (
-
-    select
-        null::smallint as known_datasource_id,
-        *
-    from new_datasources
-
-),
-
-{% endif %}
 
 keyed as (
 

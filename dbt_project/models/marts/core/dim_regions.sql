@@ -40,42 +40,21 @@ new_regions as (
 
 ),
 
-{% if is_incremental() %}
-
 regions as (
 
-    -- least/greatest ignore nulls: a region seen for the first time keeps its own values
-    select
-        folded.region_id as known_region_id,
-        new_regions.region_name,
-        least(new_regions.min_lon, folded.min_lon) as min_lon,
-        least(new_regions.min_lat, folded.min_lat) as min_lat,
-        greatest(new_regions.max_lon, folded.max_lon) as max_lon,
-        greatest(new_regions.max_lat, folded.max_lat) as max_lat,
-        new_regions.trip_count + coalesce(folded.trip_count, 0) as trip_count,
-        least(new_regions.first_trip_at, folded.first_trip_at) as first_trip_at,
-        greatest(new_regions.last_trip_at, folded.last_trip_at) as last_trip_at,
-        least(new_regions.first_loaded_at, folded.first_loaded_at) as first_loaded_at,
-        greatest(new_regions.max_loaded_at, folded.max_loaded_at) as max_loaded_at
-
-    from new_regions
-    left join {{ this }} as folded
-        on new_regions.region_name = folded.region_name
+    {{ fold_into_existing(
+        'new_regions',
+        match_on=['region_name'],
+        carry=['region_name'],
+        folds=[
+            ('min_lon', 'min'), ('min_lat', 'min'), ('max_lon', 'max'), ('max_lat', 'max'),
+            ('trip_count', 'sum'), ('first_trip_at', 'min'), ('last_trip_at', 'max'),
+            ('first_loaded_at', 'min'), ('max_loaded_at', 'max'),
+        ],
+        existing={'known_region_id': ('region_id', 'smallint')},
+    ) }}
 
 ),
-
-{% else %}
-
-regions as (
-
-    select
-        null::smallint as known_region_id,
-        *
-    from new_regions
-
-),
-
-{% endif %}
 
 keyed as (
 

@@ -1,6 +1,6 @@
 """Landing: one source CSV -> partitioned parquet (accepted) + parquet quarantine (rejected).
 
-Layout under ``$TRIPS_DATA_DIR``::
+Layout under ``$TRIPS_LAKE_DIR`` (default ``$TRIPS_DATA_DIR``)::
 
     landing/trips/source_hash=<sha256>/trip_date=YYYY-MM-DD/part-*.parquet
     quarantine/trips/source_hash=<sha256>/part-*.parquet
@@ -21,7 +21,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from extract_load.sources import SourceFile
-from extract_load.transforms import CORRUPT_COLUMN, RAW_SCHEMA, landing_frame
+from extract_load.transforms import (
+    CORRUPT_COLUMN,
+    RAW_SCHEMA,
+    SOURCE_ORDER_COLUMNS,
+    landing_frame,
+    with_source_order,
+)
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,14 @@ def land_file(
     """Land one source file; replaces any earlier (partial) landing of the same content."""
     landed_dir, quarantine_dir = landed_paths(landing_root, quarantine_root, source)
     scratch = landing_root.parent / "_scratch" / f"{source.sha256}-{uuid.uuid4().hex[:8]}"
-    frame = landing_frame(read_source(spark, source.path))
+    frame = landing_frame(with_source_order(read_source(spark, source.path)))
     (
         frame.repartition("status", "trip_date")
+        # rows in source-file order inside each landed file: a shuffle delivers them in the
+        # order its blocks arrive, which depends on where the tasks ran, and the loader's trip
+        # ids are row numbers, so without this the ids would change with the cluster
+        .sortWithinPartitions("status", "trip_date", *SOURCE_ORDER_COLUMNS)
+        .drop(*SOURCE_ORDER_COLUMNS)
         .write.option("maxRecordsPerFile", max_records_per_file)
         .partitionBy("status", "trip_date")
         .parquet(str(scratch))

@@ -5,10 +5,11 @@
     and adds them to the matching rows (delete+insert on `keys` in the calling model).
 -#}
 {% macro weekly_count_aggregate(source_relation, keys) -%}
-    {{ return(adapter.dispatch('weekly_count_aggregate')(source_relation, keys)) }}
+    {{ return(adapter.dispatch('weekly_count_aggregate', 'trips_warehouse')(source_relation, keys)) }}
 {%- endmacro %}
 
-{% macro default__weekly_count_aggregate(source_relation, keys) -%}
+{#- Postgres: the `'-infinity'::timestamptz` watermark of an empty table. -#}
+{% macro postgres__weekly_count_aggregate(source_relation, keys) -%}
 with
 
 fct_trips as (

@@ -107,7 +107,7 @@ def main() -> None:
 
     rows = runs[0]["rows_read"]
     summary = {
-        "benchmark": "landing only (Spark read -> partitioned parquet), benchmarks/bench_cluster.py",
+        "benchmark": "landing only (Spark CSV -> partitioned parquet), bench_cluster.py",
         "csv": str(args.csv),
         "csv_bytes": args.csv.stat().st_size,
         "rows": rows,

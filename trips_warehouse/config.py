@@ -95,8 +95,8 @@ def _lake_dir() -> Path | None:
         # the landing moves its output into place with a rename and the loader reads it with
         # local file I/O: an object store must be mounted (docs/scalability.md)
         raise ValueError(
-            f"TRIPS_LAKE_DIR must be a filesystem path (a shared or mounted one on a cluster), "
-            f"not the URI {value!r}"
+            "TRIPS_LAKE_DIR must be a filesystem path (on a cluster a shared or mounted one), "
+            f"not {value!r}"
         )
     return Path(value).resolve()
 

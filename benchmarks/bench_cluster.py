@@ -5,10 +5,11 @@
 
 Starts the local cluster of `trips cluster up` (2 workers x 1 core, 1g for the executors),
 then lands the same CSV alternately in local[2] and on the cluster (`--rounds` times each,
-local first), each landing in a fresh Python process (a process holds one SparkContext), its
-output deleted afterwards. Only the landing (Spark read -> parquet), no database. The machine
-may be shared, so each round's cluster/local ratio is reported next to the means. Prints the
-figures and writes them as JSON; the cluster is stopped whatever happens.
+local first unless --cluster-first), each landing in a fresh Python process (a process holds
+one SparkContext), its output deleted afterwards. Only the landing (Spark CSV -> parquet), no
+database. The machine may be shared, so each round's cluster/local ratio is reported next to
+the means. Prints the figures and writes them as JSON; the cluster is stopped whatever
+happens.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, required=True,
                         help="cluster state, logs and the (deleted) landed output")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cluster-first", action="store_true",
+                        help="run the cluster first in each round (to average out order effects)")
     parser.add_argument("--driver-memory", default="2g")
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -94,7 +97,7 @@ def main() -> None:
     with local_cluster(work / "spark-cluster", spec) as cluster:
         masters = {"local": "local[2]", "cluster": cluster.master_url}
         for round_no in range(1, args.rounds + 1):
-            for mode in ("local", "cluster"):
+            for mode in ("cluster", "local") if args.cluster_first else ("local", "cluster"):
                 figures = run_child(args.csv.resolve(), masters[mode], work / f"out-{mode}",
                                     args.driver_memory, log)
                 run = {"round": round_no, "mode": mode, **figures,
@@ -117,6 +120,7 @@ def main() -> None:
         "cluster": {"workers": spec.workers, "cores_per_worker": spec.cores_per_worker,
                     "memory_per_worker": spec.memory_per_worker,
                     "driver_memory": args.driver_memory},
+        "order": "cluster, local" if args.cluster_first else "local, cluster",
         "runs": runs,
         "mean_landing_s": {m: round(mean(by_mode(m, "landing_s")), 2)
                            for m in ("local", "cluster")},

@@ -219,7 +219,10 @@ def cluster_up(workers: int, cores: int, memory: str, port: int, webui_port: int
     if cluster is None:
         spec = ClusterSpec(workers=workers, cores_per_worker=cores, memory_per_worker=memory,
                            master_port=port, master_webui_port=webui_port)
-        cluster = start(home, spec)
+        try:
+            cluster = start(home, spec)
+        except (RuntimeError, TimeoutError) as exc:  # e.g. a port in use: the log says which
+            raise click.ClickException(str(exc)) from None
     else:
         click.echo("already running", err=True)
     _cluster_report(cluster, as_json)

@@ -1,4 +1,5 @@
-"""Extract/load commands of the ``trips`` group: ``generate``, ``raw archive|replay``."""
+"""Extract/load commands of the ``trips`` group: ``generate``, ``raw archive|replay``,
+``cluster up|down|status``."""
 
 from __future__ import annotations
 
@@ -169,7 +170,89 @@ def raw_replay(as_json: bool) -> None:
     click.echo(json.dumps({"rows": rows}) if as_json else f"replayed {rows:,} rows")
 
 
+@click.group("cluster")
+def cluster_group() -> None:
+    """A Spark standalone cluster on this machine (master + workers on 127.0.0.1) to run the
+    landing on: `trips cluster up`, then TRIPS_SPARK_MASTER=<its URL> trips ingest ..."""
+
+
+def _cluster_report(cluster, as_json: bool) -> None:
+    import json
+
+    from extract_load.cluster import master_state
+
+    state = master_state(cluster) or {}
+    if as_json:
+        click.echo(json.dumps({**cluster.to_json(),
+                               "alive_workers": state.get("aliveworkers", 0)}, indent=2))
+        return
+    click.echo(cluster.master_url)
+    click.echo(
+        f"master UI {cluster.master.webui_url}, {state.get('aliveworkers', 0)} of "
+        f"{len(cluster.workers)} workers alive, {state.get('cores', 0)} cores\n"
+        f"use it:  export TRIPS_SPARK_MASTER={cluster.master_url}\n"
+        f"logs:    {Path(cluster.master.log_file).parent}",
+        err=True,
+    )
+
+
+@cluster_group.command("up")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--cores", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Cores per worker.")
+@click.option("--memory", default="1g", show_default=True,
+              help="Memory per worker for its executors (Spark's executor default is 1g).")
+@click.option("--port", type=click.IntRange(min=0), default=7077, show_default=True,
+              help="Master port (0: any free port).")
+@click.option("--webui-port", type=click.IntRange(min=0), default=8080, show_default=True,
+              help="Master web UI port (0: any free port).")
+@click.option("--json", "as_json", is_flag=True, help="Print the cluster as JSON.")
+def cluster_up(workers: int, cores: int, memory: str, port: int, webui_port: int,
+               as_json: bool) -> None:
+    """Start the cluster in the background (state and logs under $TRIPS_DATA_DIR/spark-cluster)
+    and print its master URL; no-op if it already runs."""
+    from extract_load.cluster import ClusterSpec, running, start
+    from trips_warehouse.config import load_settings
+
+    home = load_settings().spark_cluster_dir
+    cluster = running(home)
+    if cluster is None:
+        spec = ClusterSpec(workers=workers, cores_per_worker=cores, memory_per_worker=memory,
+                           master_port=port, master_webui_port=webui_port)
+        try:
+            cluster = start(home, spec)
+        except (RuntimeError, TimeoutError) as exc:  # e.g. a port in use: the log says which
+            raise click.ClickException(str(exc)) from None
+    else:
+        click.echo("already running", err=True)
+    _cluster_report(cluster, as_json)
+
+
+@cluster_group.command("down")
+def cluster_down() -> None:
+    """Stop the workers (and their executors) and the master."""
+    from extract_load.cluster import stop
+    from trips_warehouse.config import load_settings
+
+    click.echo("stopped" if stop(load_settings().spark_cluster_dir) else "not running")
+
+
+@cluster_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the cluster as JSON.")
+def cluster_status(as_json: bool) -> None:
+    """Print the master URL and the workers alive (exit code 1 if not running)."""
+    from extract_load.cluster import running
+    from trips_warehouse.config import load_settings
+
+    cluster = running(load_settings().spark_cluster_dir)
+    if cluster is None:
+        click.echo("not running")
+        raise SystemExit(1)
+    _cluster_report(cluster, as_json)
+
+
 def register(group: click.Group) -> None:
     """Attach this module's commands to the ``trips`` group."""
     group.add_command(generate_command)
     group.add_command(raw_group)
+    group.add_command(cluster_group)

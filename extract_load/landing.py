@@ -1,6 +1,6 @@
 """Landing: one source CSV -> partitioned parquet (accepted) + parquet quarantine (rejected).
 
-Layout under ``$TRIPS_DATA_DIR``::
+Layout under ``$TRIPS_LAKE_DIR`` (default ``$TRIPS_DATA_DIR``)::
 
     landing/trips/source_hash=<sha256>/trip_date=YYYY-MM-DD/part-*.parquet
     quarantine/trips/source_hash=<sha256>/part-*.parquet
@@ -21,7 +21,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from extract_load.sources import SourceFile
-from extract_load.transforms import CORRUPT_COLUMN, RAW_SCHEMA, landing_frame
+from extract_load.transforms import (
+    CORRUPT_COLUMN,
+    RAW_SCHEMA,
+    SOURCE_ORDER_COLUMNS,
+    landing_frame,
+    with_source_order,
+)
 
 
 @dataclass(frozen=True)
@@ -82,12 +88,16 @@ def land_file(
     """Land one source file; replaces any earlier (partial) landing of the same content."""
     landed_dir, quarantine_dir = landed_paths(landing_root, quarantine_root, source)
     scratch = landing_root.parent / "_scratch" / f"{source.sha256}-{uuid.uuid4().hex[:8]}"
-    frame = landing_frame(read_source(spark, source.path))
-    # no repartition: each input split writes its own files per (status, date) after a local
-    # sort, instead of a shuffle of every row; and without a shuffle a file's row order (the
-    # loader's trip ids) follows the input's
+    frame = landing_frame(with_source_order(read_source(spark, source.path)))
     (
-        frame.write.option("maxRecordsPerFile", max_records_per_file)
+        # no shuffle: each input split writes its own files per (status, date), instead of
+        # every row crossing the network; sorted by the rows' place in the source so a landed
+        # file's order (the loader's trip ids are row numbers) depends neither on where the
+        # task ran nor on how its sort spilled. The splits themselves do not depend on the
+        # cluster's size either (spark.sql.files.minPartitionNum, extract_load/spark.py).
+        frame.sortWithinPartitions("status", "trip_date", *SOURCE_ORDER_COLUMNS)
+        .drop(*SOURCE_ORDER_COLUMNS)
+        .write.option("maxRecordsPerFile", max_records_per_file)
         .partitionBy("status", "trip_date")
         .parquet(str(scratch))
     )

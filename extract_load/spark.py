@@ -91,6 +91,10 @@ def build_spark_session(
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.sources.partitionOverwriteMode", "static")
         .config("spark.sql.parquet.compression.codec", "snappy")
+        # input splits of maxPartitionBytes (128 MB) whatever the number of cores, so a file
+        # lands as the same files in local mode and on any cluster (the landing writes one set
+        # of files per split; trip ids are row numbers in them)
+        .config("spark.sql.files.minPartitionNum", "1")
         .config("spark.ui.showConsoleProgress", "false")
     )
     if master.startswith("local"):

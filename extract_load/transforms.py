@@ -31,6 +31,8 @@ LANDED_COLUMNS = (
     "datasource",
 )
 QUARANTINE_COLUMNS = (*RAW_COLUMNS, "raw_record", "rejection_reason")
+# a row's place in its source file (with_source_order); carried to the landing's sort only
+SOURCE_ORDER_COLUMNS = ("_source_split_start", "_source_split_row")
 
 
 def wkt_coordinate(col: Column, index: int) -> Column:
@@ -42,6 +44,17 @@ def wkt_coordinate(col: Column, index: int) -> Column:
 def blank_to_null(col: Column) -> Column:
     trimmed = F.trim(col)
     return F.when(trimmed != "", trimmed)
+
+
+def with_source_order(raw: DataFrame) -> DataFrame:
+    """Add each row's place in the source file: the byte offset of the split it was read from
+    and a number increasing along the split. Sorting by the two gives the file's order however
+    the file was split, i.e. on any cluster (right after the read, where both are defined)."""
+    return raw.select(
+        "*",
+        F.input_file_block_start().alias(SOURCE_ORDER_COLUMNS[0]),
+        F.monotonically_increasing_id().alias(SOURCE_ORDER_COLUMNS[1]),
+    )
 
 
 def parse_trips(raw: DataFrame) -> DataFrame:
@@ -121,6 +134,7 @@ def to_landing_rows(validated: DataFrame) -> DataFrame:
         *[when_bad(F.col(c)).alias(f"raw_{c}") for c in RAW_COLUMNS],
         when_bad(raw_record()).alias("raw_record"),
         F.col("rejection_reason"),
+        *[c for c in SOURCE_ORDER_COLUMNS if c in validated.columns],
     )
 
 

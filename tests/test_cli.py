@@ -12,7 +12,7 @@ from trips_warehouse.cli import main
 from trips_warehouse.db import path_with_sbin
 
 COMMANDS = {"generate", "ingest", "groups", "weekly-average", "answer", "server", "notify",
-            "watch", "db", "dbt", "superset"}
+            "watch", "db", "dbt", "superset", "cluster"}
 
 
 def test_help_lists_every_command_and_version():
@@ -28,7 +28,10 @@ def test_help_lists_every_command_and_version():
 
 def test_a_bad_setting_is_a_usage_error_naming_the_variable(monkeypatch):
     for name, value, says in (("TRIPS_DBT_CHECKS", "some", "must be 'new' or 'all'"),
-                              ("TRIPS_DBT_THREADS", "four", "must be an integer")):
+                              ("TRIPS_DBT_THREADS", "four", "must be an integer"),
+                              ("TRIPS_LAKE_DIR", "s3://bucket/lake",
+                               "must be a filesystem path (on a cluster a shared or mounted "
+                               "one)")):
         with monkeypatch.context() as env:
             env.setenv(name, value)
             result = CliRunner().invoke(main, ["db", "url"])

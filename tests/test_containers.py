@@ -43,7 +43,7 @@ def _env(service: dict) -> dict[str, str]:
 
 
 def test_compose_has_the_stack(services: dict) -> None:
-    assert set(services) == {
+    assert {name for name, service in services.items() if "profiles" not in service} == {
         "env-check",
         "postgres",
         "prefect-server",
@@ -84,6 +84,31 @@ def test_worker_talks_to_the_stack(services: dict) -> None:
     for name in env:
         if name.startswith("TRIPS_") and name != "TRIPS_WORK_POOL":
             assert f'"{name}"' in config_source, f"{name} is not read by config.py"
+
+
+def test_cluster_profile_is_a_master_and_two_workers_of_the_pipeline_image(
+    services: dict,
+) -> None:
+    cluster = {name: s for name, s in services.items() if "cluster" in s.get("profiles", [])}
+    assert set(cluster) == {"spark-master", "spark-worker-1", "spark-worker-2"}
+    worker_image = services["prefect-worker"]["image"]
+    for name, service in cluster.items():
+        # the driver's Spark and Python: executors must run the same versions
+        assert service["image"] == worker_image, name
+        assert service["build"] == services["prefect-worker"]["build"], name
+        command = " ".join(service["command"])
+        assert "$$SPARK_HOME/bin/spark-class" in command, name
+        spark_home = Path(_env(service)["SPARK_HOME"])
+        assert spark_home.name == "pyspark" and "python3.11" in spark_home.parts, name
+    assert "deploy.master.Master --host spark-master --port 7077" in " ".join(
+        cluster["spark-master"]["command"]
+    )
+    for name in ("spark-worker-1", "spark-worker-2"):
+        worker = cluster[name]
+        assert " ".join(worker["command"]).endswith("spark://spark-master:7077")
+        assert "--cores 1" in " ".join(worker["command"])
+        # the landing's output and the input files at the same paths as on the driver
+        assert set(services["prefect-worker"]["volumes"]) <= set(worker["volumes"])
 
 
 def test_superset_waits_for_its_bootstrap(services: dict) -> None:

@@ -102,6 +102,27 @@ def test_ingest_then_reingest_changes_nothing(spark, settings, tmp_path):
         assert status["status"] == "loaded" and status["rows_loaded"] == 40
 
 
+def test_the_lake_dir_setting_is_where_the_landing_writes_and_the_loader_reads(
+    spark, settings, tmp_path
+):
+    from dataclasses import replace
+
+    lake = tmp_path / "shared" / "lake"
+    settings = replace(settings, lake_dir=lake)
+    path = write_csv(tmp_path / "in" / "t.csv", good_rows(25) + [BAD_ROWS["bad wkt"]])
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        ledger.ensure_raw_schema(conn)
+        source, _ = pipeline.prepare(conn, path, settings, "run-1")
+        landing = pipeline.land(conn, spark, source, settings, "run-1")
+        assert landing.landed_dir.is_relative_to(lake / "landing" / "trips")
+        assert landing.quarantine_dir.is_relative_to(lake / "quarantine" / "trips")
+        assert count_rows(landing.landed_dir) == 25
+        # nothing landed in the data dir, and the loader read the lake
+        assert not (settings.data_dir / "landing").exists()
+        pipeline.load(conn, landing, settings, "run-1")
+    assert raw_counts(settings.database_url) == (25, 25, 1)
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

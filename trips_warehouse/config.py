@@ -40,6 +40,9 @@ class Settings:
 
     data_dir: Path
     database_url: str | None = None
+    # where the landing writes parquet and the loader reads it (landing/, quarantine/); None =
+    # data_dir. On a Spark cluster: a path the driver, every executor and the loader all see
+    lake_dir: Path | None = None
     spark_master: str = "local[*]"
     spark_driver_memory: str = "2g"
     load_batch_rows: int = 200_000
@@ -72,12 +75,21 @@ class Settings:
     superset_reader_role: str = "trips_superset_reader"
 
     @property
+    def lake_root(self) -> Path:
+        return self.lake_dir or self.data_dir
+
+    @property
     def landing_dir(self) -> Path:
-        return self.data_dir / "landing" / "trips"
+        return self.lake_root / "landing" / "trips"
 
     @property
     def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine" / "trips"
+        return self.lake_root / "quarantine" / "trips"
+
+    @property
+    def spark_cluster_dir(self) -> Path:
+        """State, logs and work folders of the local cluster of ``trips cluster``."""
+        return self.data_dir / "spark-cluster"
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -96,6 +108,20 @@ DBT_CHECKS_CHOICES = ("new", "all")
 RAW_RETENTION_CHOICES = ("archive", "keep")
 
 
+def _lake_dir() -> Path | None:
+    value = _env("TRIPS_LAKE_DIR")
+    if value is None:
+        return None
+    if "://" in value:
+        # the landing moves its output into place with a rename and the loader reads it with
+        # local file I/O: an object store must be mounted (docs/scalability.md)
+        raise ValueError(
+            "TRIPS_LAKE_DIR must be a filesystem path (on a cluster a shared or mounted one), "
+            f"not {value!r}"
+        )
+    return Path(value).resolve()
+
+
 def load_settings() -> Settings:
     """Read settings from ``TRIPS_*`` environment variables."""
     smtp_to = _env("TRIPS_NOTIFY_SMTP_TO", "") or ""
@@ -110,6 +136,7 @@ def load_settings() -> Settings:
     return Settings(
         data_dir=Path(_env("TRIPS_DATA_DIR", str(PROJECT_ROOT / ".trips"))).resolve(),
         database_url=_env("TRIPS_DATABASE_URL"),
+        lake_dir=_lake_dir(),
         spark_master=_env("TRIPS_SPARK_MASTER", "local[*]"),
         spark_driver_memory=_env("TRIPS_SPARK_DRIVER_MEMORY", "2g"),
         load_batch_rows=_env_int("TRIPS_LOAD_BATCH_ROWS", 200000),

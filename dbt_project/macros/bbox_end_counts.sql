@@ -19,6 +19,11 @@
     trip is counted once.
 -#}
 {% macro bbox_end_counts(end) -%}
+    {{ return(adapter.dispatch('bbox_end_counts', 'trips_warehouse')(end)) }}
+{%- endmacro %}
+
+{#- Postgres: generate_series, lateral joins, unnest(array[...]), `::` casts, date_trunc. -#}
+{% macro postgres__bbox_end_counts(end) -%}
 
 {{ end }}_level0 as (
 
@@ -207,6 +212,11 @@ box as (
     the trips whose <end> lies in the box, weeks first_week .. last_week with trips only.
 -#}
 {% macro bbox_end_weekly_counts(end) -%}
+    {{ return(adapter.dispatch('bbox_end_weekly_counts', 'trips_warehouse')(end)) }}
+{%- endmacro %}
+
+{#- Postgres 12+: `as not materialized` CTEs, so the filters reach the indexes underneath. -#}
+{% macro postgres__bbox_end_weekly_counts(end) -%}
 with
 
 fct_trips as not materialized (

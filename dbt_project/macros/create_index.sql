@@ -7,6 +7,11 @@
     hooks, so "if not exists" would otherwise see the old table's index on a full refresh.
 -#}
 {% macro create_index(relation, name, columns, include=none, using='btree', fillfactor=none) -%}
+    {{ return(adapter.dispatch('create_index', 'trips_warehouse')(relation, name, columns, include, using, fillfactor)) }}
+{%- endmacro %}
+
+{#- Postgres: expression indexes, `using <method>`, covering `include`, `fillfactor`. -#}
+{% macro postgres__create_index(relation, name, columns, include, using, fillfactor) -%}
     create index if not exists {{ adapter.quote(relation.identifier ~ '__' ~ name) }}
         on {{ relation }} using {{ using }} (({{ columns | join('), (') }}))
         {%- if include %} include ({{ include | join(', ') }}){% endif %}

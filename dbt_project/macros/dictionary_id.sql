@@ -8,6 +8,11 @@
     name the key the incremental runs gave it.
 -#}
 {% macro dictionary_id(known_id, id_column, order_by) -%}
+    {{ return(adapter.dispatch('dictionary_id', 'trips_warehouse')(known_id, id_column, order_by)) }}
+{%- endmacro %}
+
+{#- Postgres: `::smallint`. -#}
+{% macro postgres__dictionary_id(known_id, id_column, order_by) -%}
     {%- if is_incremental() -%}
         {%- set last_id -%}
             (select greatest(coalesce(max({{ id_column }}), 0), 0) from {{ this }})

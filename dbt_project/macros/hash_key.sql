@@ -5,5 +5,10 @@
     (trip_groups.trip_group_id) would fail the build rather than merge two groups silently.
 -#}
 {% macro hash_key(field_list) -%}
+    {{ return(adapter.dispatch('hash_key', 'trips_warehouse')(field_list)) }}
+{%- endmacro %}
+
+{#- Postgres: a hex string read as bit(64), then as bigint. -#}
+{% macro postgres__hash_key(field_list) -%}
     ('x' || left({{ surrogate_key(field_list) }}, 16))::bit(64)::bigint
 {%- endmacro %}

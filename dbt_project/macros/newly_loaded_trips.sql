@@ -13,6 +13,11 @@
     in incremental runs).
 -#}
 {% macro newly_loaded_trips(watermark_column) -%}
+    {{ return(adapter.dispatch('newly_loaded_trips', 'trips_warehouse')(watermark_column)) }}
+{%- endmacro %}
+
+{#- Postgres: the `'-infinity'::timestamptz` watermark; the batch range is for raw.trips' BRIN index. -#}
+{% macro postgres__newly_loaded_trips(watermark_column) -%}
 visible_trips as (
 
     select * from {{ ref('int_trips_visible') }}

@@ -6,7 +6,8 @@
     {{ return(adapter.dispatch('surrogate_key', 'trips_warehouse')(field_list)) }}
 {%- endmacro %}
 
-{% macro default__surrogate_key(field_list) -%}
+{#- Postgres: md5() and `||`. dbt-utils builds the portable one from dbt.hash(dbt.concat()). -#}
+{% macro postgres__surrogate_key(field_list) -%}
     {%- set fields = [] -%}
     {%- for field in field_list -%}
         {%- do fields.append("coalesce(cast(" ~ field ~ " as " ~ dbt.type_string() ~ "), '_dbt_null_')") -%}

@@ -6,7 +6,8 @@
     {{ return(adapter.dispatch('time_of_day_bucket', 'trips_warehouse')(ts_expr)) }}
 {%- endmacro %}
 
-{% macro default__time_of_day_bucket(ts_expr) -%}
+{#- Postgres: `::integer` and integer division that truncates (not every engine's `/`). -#}
+{% macro postgres__time_of_day_bucket(ts_expr) -%}
     ((extract(hour from {{ ts_expr }}) * 60 + extract(minute from {{ ts_expr }}))::integer
         / {{ var('time_bucket_minutes') }})
 {%- endmacro %}

@@ -16,7 +16,8 @@
     {{ return(adapter.dispatch('trip_cell', 'trips_warehouse')(coord_expr, level)) }}
 {%- endmacro %}
 
-{% macro default__trip_cell(coord_expr, level=0) -%}
+{#- Postgres: `::` casts; floor() of a double precision quotient. -#}
+{% macro postgres__trip_cell(coord_expr, level=0) -%}
     {%- set finest = trip_cell_finest_level() -%}
     {%- set finest_size = var('trip_cell_size_deg') / (10 ** finest) -%}
     {%- set finest_cell -%}

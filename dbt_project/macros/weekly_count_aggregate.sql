@@ -6,10 +6,11 @@
     calling model).
 -#}
 {% macro weekly_count_aggregate(source_relation, keys) -%}
-    {{ return(adapter.dispatch('weekly_count_aggregate')(source_relation, keys)) }}
+    {{ return(adapter.dispatch('weekly_count_aggregate', 'trips_warehouse')(source_relation, keys)) }}
 {%- endmacro %}
 
-{% macro default__weekly_count_aggregate(source_relation, keys) -%}
+{#- Postgres: the `'-infinity'::timestamptz` watermark of an empty table. -#}
+{% macro postgres__weekly_count_aggregate(source_relation, keys) -%}
 with
 
 fct_trips as (

@@ -46,6 +46,11 @@
 
 {#- One measure of fold_into_existing: `new` folded with `old` (null when there is no old row). -#}
 {% macro folded_measure(how, new, old) -%}
+    {{ return(adapter.dispatch('folded_measure', 'trips_warehouse')(how, new, old)) }}
+{%- endmacro %}
+
+{#- Postgres: the array union (`||`, unnest, array(subquery)). -#}
+{% macro postgres__folded_measure(how, new, old) -%}
     {%- if how == 'sum' -%}
         {{ new }} + coalesce({{ old }}, 0)
     {%- elif how == 'min' -%}

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from extract_load.spark import ensure_java
+from trips_warehouse.processes import is_alive, spawn, stop_groups
 
 HOST = "127.0.0.1"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -102,17 +101,8 @@ def daemon_env(home: Path, spec: ClusterSpec) -> dict[str, str]:
 
 
 def _spawn(args: list[str], env: dict[str, str], log_file: Path) -> int:
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
-        process = subprocess.Popen(
-            [str(spark_home() / "bin" / "spark-class"), *args],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stop() signals the whole group
-        )
-    return process.pid
+    return spawn([str(spark_home() / "bin" / "spark-class"), *args], log_file=log_file,
+                 env=env).pid
 
 
 def start(home: Path, spec: ClusterSpec = ClusterSpec(), timeout_s: float = 120.0) -> Cluster:
@@ -172,7 +162,7 @@ def _wait(condition, master: Daemon, timeout_s: float, what: str) -> None:
     while time.monotonic() < deadline:
         if condition():
             return
-        if not _alive(master.pid):
+        if not is_alive(master.pid):
             raise RuntimeError(f"the Spark master exited; see {master.log_file}")
         time.sleep(0.3)
     raise TimeoutError(f"waited {timeout_s:.0f}s for {what}; see the logs in "
@@ -193,7 +183,7 @@ def _read_state(home: Path) -> Cluster | None:
 def running(home: Path) -> Cluster | None:
     """The cluster started from ``home`` if its master process is alive."""
     cluster = _read_state(home)
-    return cluster if cluster is not None and _alive(cluster.master.pid) else None
+    return cluster if cluster is not None and is_alive(cluster.master.pid) else None
 
 
 def _get_json(url: str) -> dict | None:
@@ -233,17 +223,8 @@ def stop(home: Path, timeout_s: float = 30.0) -> bool:
     if cluster is None:
         return False
     daemons = [*cluster.workers, cluster.master]
-    was_running = any(_alive(d.pid) for d in daemons)
-    for daemon in daemons:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(daemon.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and any(_alive(d.pid) for d in daemons):
-        time.sleep(0.1)
-    for daemon in daemons:
-        if _alive(daemon.pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(daemon.pid, signal.SIGKILL)
+    was_running = any(is_alive(d.pid) for d in daemons)
+    stop_groups([d.pid for d in daemons], timeout_s)
     state_file(home).unlink(missing_ok=True)
     return was_running
 
@@ -257,22 +238,3 @@ def local_cluster(home: Path, spec: ClusterSpec = ClusterSpec()) -> Iterator[Clu
     finally:
         stop(home)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie whose parent is another process counts as gone
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from trips_warehouse.config import PROJECT_ROOT, Settings
+from trips_warehouse.processes import read_pid, spawn, stop_groups
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -87,24 +86,10 @@ def is_healthy(api_url: str, timeout: float = 1.0) -> bool:
     return response.status_code == 200
 
 
-def _read_pid(paths: ServerPaths) -> int | None:
-    try:
-        pid = int(paths.pid_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
-
-
 def running_api_url(settings: Settings) -> str | None:
     """The API URL of this data dir's server if its pid is alive and /api/health answers."""
     paths = server_paths(settings)
-    if _read_pid(paths) is None:
+    if read_pid(paths.pid_file) is None:
         return None
     try:
         port = int(paths.port_file.read_text().strip())
@@ -126,16 +111,10 @@ def start_background(
     paths.home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **server_env(paths.home, host, port), **(extra_env or {})}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    with paths.log_file.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flows.server", "--host", host, "--port", str(port)],
-            env=env,
-            cwd=PROJECT_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    process = spawn(
+        [sys.executable, "-m", "flows.server", "--host", host, "--port", str(port)],
+        log_file=paths.log_file, env=env, cwd=PROJECT_ROOT,
+    )
     paths.pid_file.write_text(str(process.pid))
     paths.port_file.write_text(str(port))
     url = api_url_for(port, host)
@@ -188,33 +167,12 @@ def use_server(settings: Settings, port: int = DEFAULT_PORT) -> Iterator[str]:
 def stop(settings: Settings, timeout_s: float = 20.0) -> bool:
     """Stop the background server of this data dir; return whether one was running."""
     paths = server_paths(settings)
-    pid = _read_pid(paths)
+    pid = read_pid(paths.pid_file)
     if pid is None:
         paths.pid_file.unlink(missing_ok=True)
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.1)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+    stop_groups([pid], timeout_s)
     paths.pid_file.unlink(missing_ok=True)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     return True
 
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from trips_warehouse import __version__
 from trips_warehouse.cli import main
 from trips_warehouse.db import path_with_sbin
+from trips_warehouse.processes import is_alive
 
 COMMANDS = {"generate", "ingest", "groups", "weekly-average", "answer", "server", "notify",
             "watch", "db", "dbt", "superset", "cluster"}
@@ -79,21 +80,13 @@ def test_db_stop_stops_a_server_another_process_started(tmp_path):
     try:
         assert f"host={tmp_path}/pg" in trips_db("url")
         postmaster = int(pid_file.read_text().split()[0])
-        assert _alive(postmaster)
+        assert is_alive(postmaster)
         assert trips_db("stop") == "stopped"
-        assert not pid_file.exists() and not _alive(postmaster)
+        assert not pid_file.exists() and not is_alive(postmaster)
         assert trips_db("stop") == "no embedded server running"
     finally:
         if pid_file.exists():  # never leave a server behind, whatever failed
             subprocess.run(["kill", pid_file.read_text().split()[0]], check=False)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_path_with_sbin_appends_only_what_is_missing():

@@ -21,10 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from extract_load.cluster import Cluster, _alive, executors_by_worker, master_state, stop
+from extract_load.cluster import Cluster, executors_by_worker, master_state, stop
 from extract_load.landing import parquet_files
 from tests.conftest import fresh_database
 from trips_warehouse.config import PROJECT_ROOT
+from trips_warehouse.processes import is_alive
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +151,7 @@ def test_the_landing_on_a_two_worker_cluster_equals_local(
             )
             stop(home)  # in case the command itself failed
         assert down.stdout.strip() == "stopped"
-        assert not any(_alive(d.pid) for d in (cluster.master, *cluster.workers))
+        assert not any(is_alive(d.pid) for d in (cluster.master, *cluster.workers))
 
         # the work ran on both workers: one executor each, and each ran tasks
         assert sorted(len(ids) for ids in by_worker.values()) == [1, 1], by_worker

@@ -13,10 +13,8 @@ virtualenv; this module only prepares the environment, the role and the process.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +28,7 @@ from psycopg import sql
 
 from trips_warehouse.config import MARTS_SCHEMA, PROJECT_ROOT, Settings
 from trips_warehouse.db import ConnectionParams, resolve_database_url
+from trips_warehouse.processes import read_pid, spawn, stop_groups
 
 #: What Superset's virtualenv holds; a change here reinstalls it on the next ``up``.
 REQUIREMENTS = (
@@ -257,15 +256,6 @@ def import_assets(settings: Settings, env: dict[str, str]) -> None:
     _run(paths, env, str(paths.python), str(SUPERSET_DIR / "import_assets.py"))
 
 
-def _read_pid(paths: SupersetPaths) -> int | None:
-    try:
-        pid = int(paths.pid_file.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
-
-
 def is_healthy(port: int, timeout: float = 2.0) -> bool:
     try:
         return httpx.get(f"{base_url(port)}/health", timeout=timeout).status_code == 200
@@ -276,7 +266,7 @@ def is_healthy(port: int, timeout: float = 2.0) -> bool:
 def running_url(settings: Settings) -> str | None:
     """Base URL of this data dir's Superset if its process is alive and /health answers."""
     paths = superset_paths(settings)
-    if _read_pid(paths) is None:
+    if read_pid(paths.pid_file) is None:
         return None
     try:
         port = int(paths.port_file.read_text().strip())
@@ -300,11 +290,7 @@ def start_background(settings: Settings, env: dict[str, str], timeout_s: float =
         "--no-control-socket",
         "superset.app:create_app()",
     ]
-    with paths.log_file.open("ab") as log:
-        process = subprocess.Popen(
-            command, env=env, cwd=paths.home, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+    process = spawn(command, log_file=paths.log_file, env=env, cwd=paths.home)
     paths.pid_file.write_text(str(process.pid))
     paths.port_file.write_text(str(port))
     deadline = time.monotonic() + timeout_s
@@ -359,29 +345,11 @@ def up(settings: Settings, echo=print) -> UpResult:
 def stop(settings: Settings, timeout_s: float = 20.0) -> bool:
     """Stop this data dir's Superset (its whole process group); whether one was running."""
     paths = superset_paths(settings)
-    pid = _read_pid(paths)
+    pid = read_pid(paths.pid_file)
     if pid is None:
         paths.pid_file.unlink(missing_ok=True)
         return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and _alive(pid):
-        time.sleep(0.1)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+    stop_groups([pid], timeout_s)
     paths.pid_file.unlink(missing_ok=True)
     return True
 
-
-def _alive(pid: int) -> bool:
-    with contextlib.suppress(ChildProcessError):
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

@@ -48,6 +48,15 @@ class LoadResult:
     batches_skipped: int
 
 
+def _exact_timestamps(table: pa.Table) -> pa.Table:
+    """Timestamps as naive microseconds, which CSV writes as the wall time Spark parsed
+    (UTC session) and Postgres ``timestamp`` reads back unchanged, for any year 1..9999."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type != pa.timestamp("us"):
+            table = table.set_column(i, f.name, table.column(i).cast(pa.timestamp("us")))
+    return table
+
+
 def _csv_bytes(table: pa.Table) -> bytes:
     buf = io.BytesIO()
     pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
@@ -96,7 +105,9 @@ def copy_batch_rows(
     Trips get ``trip_id = batch_id << TRIP_ID_ROW_BITS | row number``: the same ids whenever
     the same file is copied as the same batch (a replay of archived batches relies on it).
     """
-    parquet = pq.ParquetFile(path)
+    # landings before TIMESTAMP_MICROS hold INT96, which Arrow reads as nanoseconds unless
+    # told otherwise (and nanoseconds wrap outside 1677..2262)
+    parquet = pq.ParquetFile(path, coerce_int96_timestamp_unit="us")
     if parquet.metadata.num_rows >= 1 << TRIP_ID_ROW_BITS:
         raise ValueError(f"{path}: {parquet.metadata.num_rows} rows do not fit a batch's ids")
     keyed = table == TRIPS_TABLE
@@ -107,7 +118,7 @@ def copy_batch_rows(
     with conn.cursor() as cur, cur.copy(copy_sql) as copy:
         for record_batch in parquet.iter_batches(batch_size=chunk_rows, columns=list(mapping)):
             n = record_batch.num_rows
-            chunk = pa.Table.from_batches([record_batch]).append_column(
+            chunk = _exact_timestamps(pa.Table.from_batches([record_batch])).append_column(
                 "batch_id", pa.array([batch_id] * n, pa.int64())
             )
             if keyed:

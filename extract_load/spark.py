@@ -91,6 +91,8 @@ def build_spark_session(
         .config("spark.sql.shuffle.partitions", "8")
         .config("spark.sql.sources.partitionOverwriteMode", "static")
         .config("spark.sql.parquet.compression.codec", "snappy")
+        # Arrow reads INT96 (Spark's default) as nanoseconds, which wrap outside 1677..2262
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.showConsoleProgress", "false")
     )
     if master.startswith("local"):
@@ -141,6 +143,11 @@ def stop_spark(session) -> None:
     proc = getattr(gateway, "proc", None)
     try:
         session.stop()
+    except Exception:
+        # a signal that interrupted a py4j call leaves the gateway's stream out of step (the
+        # next call read a stray answer: KeyError: 'p'); the JVM is terminated below anyway,
+        # and the exception that is ending the stage must not be replaced by this one
+        log.debug("stopping the Spark session failed; terminating its JVM", exc_info=True)
     finally:
         if gateway is not None:
             gateway.shutdown()

@@ -115,8 +115,8 @@ def test_refused_files_are_recorded(settings, tmp_path, content, message):
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
         source, outcome = pipeline.prepare(conn, path, settings, "run-1")
-        assert outcome.status == "refused" and message in outcome.message
-        row = ledger.get_ingestion(conn, source.sha256)
+        assert source is None and outcome.status == "refused" and message in outcome.message
+        row = ledger.get_ingestion(conn, outcome.file_hash)
         assert row["status"] == "refused" and message in row["error"]
 
 

@@ -152,12 +152,13 @@ class _ContentScan:
         return self.lines + before.count(b"\n") + 1, column
 
     def _scan_quotes(self, chunk: bytes) -> None:
-        lines = chunk.split(b"\n")
+        # a bare CR ends a line for Spark's line reader too (Hadoop's LineRecordReader)
+        lines = chunk.replace(b"\r", b"\n").split(b"\n")
         for i, part in enumerate(lines):
             if part.count(b'"') % 2:
                 self.in_quotes = not self.in_quotes
             if i < len(lines) - 1 and self.in_quotes:  # a line break inside quotes
-                self.multiline_line = self.lines + i + 1
+                self.multiline_line = self.lines + 1
                 return
 
     def finish(self) -> None:

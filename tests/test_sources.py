@@ -157,6 +157,9 @@ def test_quoted_line_breaks_are_detected(tmp_path):
     multi.write_bytes(HEADER.encode() + _rows(3) + b'"multi\nline",a,b,c,d\n')
     source = inspect_source(multi)
     assert source.multiline and source.lines == 6
+    bare_cr = tmp_path / "cr.csv"  # Spark's line reader splits on a lone CR as well
+    bare_cr.write_bytes(HEADER.encode() + b'"a\rb",a,b,c,d\n')
+    assert inspect_source(bare_cr).multiline
 
 
 def test_vanished_file_is_refused_without_a_hash(tmp_path):

@@ -159,7 +159,7 @@ def _failure(exc: BaseException, stage: str) -> tuple[str, str]:
             f"interrupted by {signal.Signals(number).name} during {stage or 'start-up'};"
             " committed batches are kept and a re-run resumes"
         )
-    return "failed", f"{type(exc).__name__}: {pipeline.error_line(exc)}"
+    return "failed", f"{type(exc).__name__}: {exc}"  # whole: a dbt failure lists its tests
 
 
 def _ledger_counts(summary: IngestSummary) -> dict:

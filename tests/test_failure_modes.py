@@ -302,5 +302,6 @@ def test_unreachable_database_and_huge_limit_are_one_line(cli_env):
         assert len(lines) == 1 and lines[0].startswith("Error: database: "), done.stderr
     done = trips_cli("groups", "--limit", "99999999999999999999", env=cli_env, timeout=120)
     assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert "99999999999999999999 is not in the range" in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "Error: Invalid value for '--limit': 99999999999999999999 is not in the range"
+        " 0<=x<=9223372036854775807."]

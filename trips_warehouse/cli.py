@@ -11,14 +11,18 @@ from trips_warehouse.config import load_settings
 
 
 class _Group(click.Group):
-    """The ``trips`` group: a database that cannot be reached is one line on stderr and exit
-    1 in every command (the traceback only with ``-v``)."""
+    """The ``trips`` group: one line per problem on stderr. A usage error is its message
+    alone, exit 2 (no usage block: ``--help`` has it); a database that cannot be reached is
+    one line, exit 1 (the traceback only with ``-v``)."""
 
     def invoke(self, ctx: click.Context):
         import psycopg
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.ctx = None  # click prints the usage lines only when it has the context
+            raise
         except psycopg.OperationalError as exc:
             if (ctx.obj or {}).get("verbose"):
                 raise

@@ -101,9 +101,11 @@ def land_file(
         # microsecond timestamps: Spark's default INT96 is read back by Arrow as nanoseconds,
         # which wrap outside 1677..2262 (0001-01-01 arrived in Postgres as 1754-08-30)
         spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        # no repartition: each input split writes its own files per (status, date) after a
+        # local sort, instead of a shuffle of every row; and without a shuffle a file's row
+        # order (the loader's trip ids) follows the input's
         (
-            frame.repartition("status", "trip_date")
-            .write.option("maxRecordsPerFile", max_records_per_file)
+            frame.write.option("maxRecordsPerFile", max_records_per_file)
             .partitionBy("status", "trip_date")
             .parquet(str(scratch))
         )

@@ -218,11 +218,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def serve(host: str, port: int) -> None:
-    """Run the server in the foreground (API, UI and services such as automations)."""
-    import uvicorn
+def prepare_server_process() -> None:
+    """Make this process a server that can deliver the project's notifications.
+
+    The automations service loads each notification block by its type slug; only classes
+    imported in the server process resolve, so a server without this import (the stock Prefect
+    image) fails every action with "The notification block was invalid".
+    """
     from prefect._internal.plugins import collections
-    from prefect.server.api.server import create_app
 
     import flows.notifications  # noqa: F401  (registers the block classes in this process)
 
@@ -232,6 +235,17 @@ def serve(host: str, port: int) -> None:
         # Prefect's own blocks and ours. Internal API: mark the collections as already loaded.
         collections._collections = {}
 
+
+def serve(host: str, port: int) -> None:
+    """Run the server in the foreground (API, UI and services such as automations).
+
+    The compose stack's prefect-server runs this too (``python -m flows.server``, in the
+    pipeline image), so that its automations can deliver through the project's blocks.
+    """
+    import uvicorn
+    from prefect.server.api.server import create_app
+
+    prepare_server_process()
     uvicorn.run(create_app(final=True), host=host, port=port, log_level="warning")
 
 

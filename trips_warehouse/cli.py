@@ -59,10 +59,11 @@ def _register_all() -> None:
     from trips_warehouse.analytics_cli import register as register_analytics
     from trips_warehouse.db_cli import register as register_db
     from trips_warehouse.dbt_cli import register as register_dbt
+    from trips_warehouse.superset_cli import register as register_superset
 
     for register in (
         register_extract_load, register_ingest, register_flows, register_analytics, register_db,
-        register_dbt,
+        register_dbt, register_superset,
     ):
         register(main)
 

@@ -30,6 +30,10 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, not {value!r}") from None
 
 
+def _path_or_none(value: str | None) -> Path | None:
+    return Path(value).resolve() if value else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings. Build with :func:`load_settings`; override fields in tests."""
@@ -57,6 +61,15 @@ class Settings:
     notify_smtp_to: tuple[str, ...] = field(default_factory=tuple)
     notify_on_progress: bool = False
     prefect_ui_url: str | None = None
+    # Superset on the embedded defaults (`trips superset up`): its own virtualenv (its
+    # SQLAlchemy pin conflicts with Prefect's), a loopback port, the admin it creates and the
+    # read-only role it queries the marts with. Unset password = generated once, kept in
+    # $TRIPS_DATA_DIR/superset.
+    superset_venv: Path | None = None
+    superset_port: int = 8088
+    superset_admin_user: str = "admin"
+    superset_admin_password: str | None = None
+    superset_reader_role: str = "trips_superset_reader"
 
     @property
     def landing_dir(self) -> Path:
@@ -69,6 +82,14 @@ class Settings:
     @property
     def embedded_pg_dir(self) -> Path:
         return self.data_dir / "pg"
+
+    @property
+    def superset_home(self) -> Path:
+        return self.data_dir / "superset"
+
+    @property
+    def superset_venv_dir(self) -> Path:
+        return self.superset_venv or self.superset_home / "venv"
 
 
 DBT_CHECKS_CHOICES = ("new", "all")
@@ -106,4 +127,9 @@ def load_settings() -> Settings:
         notify_on_progress=_env("TRIPS_NOTIFY_ON_PROGRESS", "false").lower()
         in {"1", "true", "yes"},
         prefect_ui_url=_env("TRIPS_PREFECT_UI_URL"),
+        superset_venv=_path_or_none(_env("TRIPS_SUPERSET_VENV")),
+        superset_port=_env_int("TRIPS_SUPERSET_PORT", 8088),
+        superset_admin_user=_env("TRIPS_SUPERSET_ADMIN_USER", "admin"),
+        superset_admin_password=_env("TRIPS_SUPERSET_ADMIN_PASSWORD"),
+        superset_reader_role=_env("TRIPS_SUPERSET_READER", "trips_superset_reader"),
     )

@@ -1,23 +1,14 @@
 #!/bin/sh
 # One-shot Superset bootstrap (the superset-init service); idempotent, safe to re-run:
 #   docker compose run --rm superset-init
-# 1. migrate the metadata database  2. create/refresh the admin user  3. default roles
-# 4. register the warehouse database and a dataset for every table in the dbt marts schema.
+# 1. migrate the metadata database  2. create the admin / set its password from the env
+# 3. default roles and permissions  4. import the trips dashboard bundle (assets/: the warehouse
+# as the read-only reader, one dataset per mart the charts read, the charts, the dashboard).
+# The datasets list their columns, so the import needs no built marts: the dashboard exists
+# from the first start and its charts fill in once the first ingestion's dbt build is done.
 set -eu
 
 superset db upgrade
-
-if superset fab list-users 2>/dev/null | grep -qE "username:${SUPERSET_ADMIN_USERNAME}( |\$)"; then
-    echo "admin user ${SUPERSET_ADMIN_USERNAME} exists"
-else
-    superset fab create-admin \
-        --username "$SUPERSET_ADMIN_USERNAME" \
-        --firstname "${SUPERSET_ADMIN_FIRSTNAME:-Trips}" \
-        --lastname "${SUPERSET_ADMIN_LASTNAME:-Admin}" \
-        --email "$SUPERSET_ADMIN_EMAIL" \
-        --password "$SUPERSET_ADMIN_PASSWORD"
-fi
-
+python /app/docker-trips/create_admin.py
 superset init
-
-python /app/docker-trips/register_warehouse.py
+python /app/docker-trips/import_assets.py

@@ -9,6 +9,7 @@
     'destination_cell',
     'od_cell',
     'region',
+    'region_datasource',
     'origin_cell_l1',
     'destination_cell_l1',
 ] %}

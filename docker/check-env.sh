@@ -4,7 +4,8 @@
 set -eu
 
 status=0
-for name in POSTGRES_PASSWORD SUPERSET_SECRET_KEY SUPERSET_ADMIN_PASSWORD SUPERSET_READER_PASSWORD; do
+for name in POSTGRES_PASSWORD SUPERSET_SECRET_KEY SUPERSET_ADMIN_PASSWORD SUPERSET_READER_PASSWORD \
+        TRIPS_PIPELINE_PASSWORD; do
     eval "value=\${$name:-}"
     case "$(printf '%s' "$value" | tr 'A-Z' 'a-z')" in
         "" | change-me | changeme | change_me)

@@ -13,6 +13,7 @@ killed half-way leaves nothing that looks landed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -23,9 +24,10 @@ import pyarrow.parquet as pq
 from extract_load.sources import SourceFile
 from extract_load.transforms import (
     CORRUPT_COLUMN,
-    RAW_SCHEMA,
+    LANDED_COLUMNS,
     SOURCE_ORDER_COLUMNS,
     landing_frame,
+    raw_schema,
     with_source_order,
 )
 
@@ -37,6 +39,9 @@ class LandingResult:
     quarantine_dir: Path
     rows_accepted: int
     rows_rejected: int
+    # accepted rows identical to an earlier accepted row of the same file (all kept: two
+    # real trips can share region, points, second and datasource)
+    rows_duplicate: int = 0
 
     @property
     def rows_read(self) -> int:
@@ -62,12 +67,19 @@ def landed_paths(
     return landing_root / name, quarantine_root / name
 
 
-def read_source(spark, path: Path):
-    """The CSV as strings with Spark's corrupt-record column; header skipped (checked before)."""
+def read_source(spark, path: Path, columns: tuple[str, ...] | None = None,
+                multiline: bool = False):
+    """The CSV as strings with Spark's corrupt-record column; header skipped (checked before).
+
+    ``columns``: the header's names in file order. ``multiline``: the file has quoted fields
+    with line breaks (RFC 4180), which only Spark's multi-line mode reads as one record; it
+    reads the file in one task, so it is used only for the files that need it.
+    """
     return spark.read.csv(
         str(path),
-        schema=RAW_SCHEMA,
+        schema=raw_schema(columns) if columns else raw_schema(),
         header=True,
+        multiLine=multiline,
         mode="PERMISSIVE",
         columnNameOfCorruptRecord=CORRUPT_COLUMN,
         encoding="UTF-8",
@@ -88,19 +100,29 @@ def land_file(
     """Land one source file; replaces any earlier (partial) landing of the same content."""
     landed_dir, quarantine_dir = landed_paths(landing_root, quarantine_root, source)
     scratch = landing_root.parent / "_scratch" / f"{source.sha256}-{uuid.uuid4().hex[:8]}"
-    frame = landing_frame(with_source_order(read_source(spark, source.path)))
-    (
-        # no shuffle: each input split writes its own files per (status, date), instead of
-        # every row crossing the network; sorted by the rows' place in the source so a landed
-        # file's order (the loader's trip ids are row numbers) depends neither on where the
-        # task ran nor on how its sort spilled. The splits themselves do not depend on the
-        # cluster's size either (spark.sql.files.minPartitionNum, extract_load/spark.py).
-        frame.sortWithinPartitions("status", "trip_date", *SOURCE_ORDER_COLUMNS)
-        .drop(*SOURCE_ORDER_COLUMNS)
-        .write.option("maxRecordsPerFile", max_records_per_file)
-        .partitionBy("status", "trip_date")
-        .parquet(str(scratch))
-    )
+    link = safe_input_link(source, scratch.with_name(scratch.name + ".input"))
+    try:
+        frame = landing_frame(
+            with_source_order(read_source(spark, link, source.columns, source.multiline)),
+            source.columns,
+        )
+        # microsecond timestamps: Spark's default INT96 is read back by Arrow as nanoseconds,
+        # which wrap outside 1677..2262 (0001-01-01 arrived in Postgres as 1754-08-30)
+        spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        (
+            # no shuffle: each input split writes its own files per (status, date), instead
+            # of every row crossing the network; sorted by the rows' place in the source so a
+            # landed file's order (the loader's trip ids are row numbers) depends neither on
+            # where the task ran nor on how its sort spilled. The splits themselves do not
+            # depend on the cluster's size either (minPartitionNum, extract_load/spark.py).
+            frame.sortWithinPartitions("status", "trip_date", *SOURCE_ORDER_COLUMNS)
+            .drop(*SOURCE_ORDER_COLUMNS)
+            .write.option("maxRecordsPerFile", max_records_per_file)
+            .partitionBy("status", "trip_date")
+            .parquet(str(scratch))
+        )
+    finally:
+        shutil.rmtree(link.parent, ignore_errors=True)
     for target in (landed_dir, quarantine_dir):
         shutil.rmtree(target, ignore_errors=True)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -120,4 +142,42 @@ def land_file(
         quarantine_dir=quarantine_dir,
         rows_accepted=count_rows(landed_dir),
         rows_rejected=count_rows(quarantine_dir),
+        rows_duplicate=count_duplicates(spark, landed_dir),
     )
+
+
+def safe_input_link(source: SourceFile, folder: Path) -> Path:
+    """The source under a name Hadoop reads literally: ``source.csv[.gz]`` in ``folder``.
+
+    Spark treats its path as a URI and a glob, so ``:``, ``?``, ``[``, ``*``, ``%``... in a
+    file name make it fail or read something else. A hard link costs nothing and keeps the
+    content readable even if the original is deleted meanwhile; across file systems a
+    symbolic link does the same job.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / ("source.csv.gz" if source.is_gzip else "source.csv")
+    try:
+        os.link(source.path, link)
+    except OSError:
+        if not source.path.exists():
+            raise
+        link.symlink_to(source.path.absolute())
+    return link
+
+
+def count_duplicates(spark, landed_dir: Path) -> int:
+    """Accepted rows equal in every column to another accepted row of the file, beyond the
+    first of each group (they are all loaded; the count goes to the ledger and summary)."""
+    if not parquet_files(landed_dir):
+        return 0
+    from pyspark.sql import functions as F
+
+    groups = (
+        spark.read.parquet(str(landed_dir))
+        .groupBy(*LANDED_COLUMNS)
+        .count()
+        .where(F.col("count") > 1)
+        .agg(F.sum(F.col("count") - 1).alias("extra"))
+        .first()
+    )
+    return int(groups["extra"] or 0)

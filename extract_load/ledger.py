@@ -112,6 +112,9 @@ alter table {raw}.ingestion_runs add column if not exists checked_batch_id bigin
 -- set when the batch's rows left raw.trips, the marts having them (extract_load/archive.py);
 -- its landed parquet file replays it
 alter table {raw}.load_batches add column if not exists archived_at timestamptz;
+-- accepted rows identical to another accepted row of the same file (all loaded)
+alter table {raw}.ingestions add column if not exists rows_duplicate bigint;
+alter table {raw}.ingestion_runs add column if not exists rows_duplicate bigint;
 """
 
 
@@ -179,6 +182,21 @@ def start_run(conn: psycopg.Connection, run_id: str, *, raw: str = "raw", **fiel
         f"values ({', '.join(['%s'] * len(cols))}) on conflict (run_id) do nothing",
         (run_id, "running", *fields.values()),
     )
+
+
+def mark_crashed_runs(conn: psycopg.Connection, run_id: str, raw: str = "raw") -> list[str]:
+    """Mark every run still ``running`` as ``crashed``; returns their ids.
+
+    Call with the pipeline lock held: runs are serialised by it, so a run that says
+    ``running`` while another holds the lock died without finishing (SIGKILL, power loss).
+    """
+    rows = conn.execute(
+        f"update {raw}.ingestion_runs set status = 'crashed', finished_at = now(),"
+        " error = coalesce(error, %s) where status = 'running' and run_id <> %s"
+        " returning run_id",
+        (f"ended without finishing (process killed?); found by run {run_id}", run_id),
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def finish_run(

@@ -8,6 +8,7 @@ see: dbt's intermediate layer (``int_files_loaded``) keeps only rows of files wh
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import psycopg
 from extract_load import ledger
 from extract_load.landing import LandingResult, count_rows, land_file, landed_paths
 from extract_load.loader import REJECTED_TABLE, TRIPS_TABLE, load_landed, loaded_row_count
-from extract_load.sources import SourceError, SourceFile, check_header, describe
+from extract_load.sources import SourceError, SourceFile, inspect_source
 from trips_warehouse.config import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class FileOutcome:
     rows_read: int = 0
     rows_rejected: int = 0
     rows_loaded: int = 0
+    rows_duplicate: int = 0
     message: str = ""
 
 
@@ -49,6 +51,7 @@ class Totals:
     rows_read: int = 0
     rows_rejected: int = 0
     rows_loaded: int = 0
+    rows_duplicate: int = 0
     outcomes: list[FileOutcome] = field(default_factory=list)
 
     def add(self, outcome: FileOutcome) -> None:
@@ -57,6 +60,7 @@ class Totals:
         self.rows_read += outcome.rows_read
         self.rows_rejected += outcome.rows_rejected
         self.rows_loaded += outcome.rows_loaded
+        self.rows_duplicate += outcome.rows_duplicate
         if outcome.status == "loaded":
             self.files_loaded += 1
         elif outcome.status == "skipped":
@@ -65,26 +69,61 @@ class Totals:
             self.files_refused += 1
 
 
-def prepare(conn: psycopg.Connection, path: Path, settings: Settings, flow_run_id: str | None):
-    """Hash and check one file. Returns (source, outcome): outcome set when nothing is to do."""
-    source = describe(path)
+def unreadable_key(path: Path) -> str:
+    """Ledger key of a file whose bytes could not be read (no content hash exists)."""
+    return "unreadable:" + hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def refuse(conn: psycopg.Connection, path: Path, reason: str, settings: Settings,
+           flow_run_id: str | None, *, file_hash: str | None = None,
+           size_bytes: int | None = None) -> FileOutcome:
+    """Record a file that cannot be ingested (ledger status ``refused``, the reason)."""
+    key = file_hash or unreadable_key(path)
+    with conn.transaction():
+        ledger.upsert_ingestion(
+            conn, key, raw=settings.raw_schema, file_path=str(path),
+            file_size_bytes=size_bytes or 0, status="refused", error=reason,
+            flow_run_id=flow_run_id,
+        )
+    return FileOutcome(str(path), key, "refused", message=reason)
+
+
+def prepare(conn: psycopg.Connection, path: Path, settings: Settings, flow_run_id: str | None,
+            seen: dict[str, str] | None = None):
+    """Hash and check one file. Returns (source, outcome): outcome set when nothing is to do.
+
+    ``seen``: content hash -> path of the files this run took already; the same content
+    under a second name is skipped, so it is counted once.
+    """
+    try:
+        source = inspect_source(path)
+    except SourceError as exc:
+        return None, refuse(conn, path, str(exc), settings, flow_run_id,
+                            file_hash=exc.sha256, size_bytes=exc.size_bytes)
+    if seen is not None:
+        if source.sha256 in seen:
+            return source, FileOutcome(
+                str(path), source.sha256, "skipped",
+                message=f"same content as {seen[source.sha256]} (in this run)",
+            )
+        seen[source.sha256] = str(path)
     current = ledger.get_ingestion(conn, source.sha256, settings.raw_schema)
     if current and current["status"] == "loaded":
         return source, FileOutcome(
             str(path), source.sha256, "skipped",
             message=f"already loaded from {current['file_path']} at {current['loaded_at']}",
         )
-    try:
-        check_header(path)
-    except SourceError as exc:
-        with conn.transaction():
-            ledger.upsert_ingestion(
-                conn, source.sha256, raw=settings.raw_schema, file_path=str(path),
-                file_size_bytes=source.size_bytes, status="refused", error=str(exc),
-                flow_run_id=flow_run_id,
-            )
-        return source, FileOutcome(str(path), source.sha256, "refused", message=str(exc))
     return source, None
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for an exception: its first line, plus the root cause of a Spark (JVM) one."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    causes = [line.removeprefix("Caused by: ") for line in lines if line.startswith("Caused by:")]
+    if causes and causes[-1] not in first:
+        first = f"{first} (caused by {causes[-1]})"
+    return first[:500]
 
 
 def _reset_partial_load(conn: psycopg.Connection, file_hash: str, raw: str) -> None:
@@ -101,8 +140,13 @@ def _reset_partial_load(conn: psycopg.Connection, file_hash: str, raw: str) -> N
 
 def land(
     conn: psycopg.Connection, spark, source: SourceFile, settings: Settings, flow_run_id: str | None
-) -> LandingResult:
-    """Land a file unless an earlier run already landed it (its parquet is then reused)."""
+) -> LandingResult | FileOutcome:
+    """Land a file unless an earlier run already landed it (its parquet is then reused).
+
+    A file Spark fails on is refused (a FileOutcome with the reason), so the run goes on
+    with the next file; interruptions (KeyboardInterrupt, Prefect's TerminationSignal) are
+    not exceptions of the file and propagate.
+    """
     raw = settings.raw_schema
     current = ledger.get_ingestion(conn, source.sha256, raw)
     landed_dir, quarantine_dir = landed_paths(
@@ -118,7 +162,8 @@ def land(
     ):
         log.info("reusing landed parquet of %s", source.path)
         return LandingResult(
-            source, landed_dir, quarantine_dir, current["rows_accepted"], current["rows_rejected"]
+            source, landed_dir, quarantine_dir, current["rows_accepted"],
+            current["rows_rejected"], current["rows_duplicate"] or 0,
         )
     _reset_partial_load(conn, source.sha256, raw)
     with conn.transaction():
@@ -127,15 +172,24 @@ def land(
             file_size_bytes=source.size_bytes, status="landing", error=None,
             flow_run_id=flow_run_id,
         )
-    result = land_file(
-        spark, source, settings.landing_dir, settings.quarantine_dir,
-        settings.max_records_per_parquet_file,
-    )
+    try:
+        result = land_file(
+            spark, source, settings.landing_dir, settings.quarantine_dir,
+            settings.max_records_per_parquet_file,
+        )
+    except FileNotFoundError:
+        return refuse(conn, source.path, "vanished before Spark could read it", settings,
+                      flow_run_id, file_hash=source.sha256, size_bytes=source.size_bytes)
+    except Exception as exc:  # Spark could not read this file: refuse it, the run goes on
+        log.debug("landing %s failed", source.path, exc_info=True)
+        return refuse(conn, source.path, f"Spark could not read it: {error_line(exc)}",
+                      settings, flow_run_id, file_hash=source.sha256,
+                      size_bytes=source.size_bytes)
     with conn.transaction():
         ledger.update_ingestion(
             conn, source.sha256, raw=raw, status="landed", rows_read=result.rows_read,
             rows_accepted=result.rows_accepted, rows_rejected=result.rows_rejected,
-            landed_at=_now(conn),
+            rows_duplicate=result.rows_duplicate, landed_at=_now(conn),
         )
     return result
 
@@ -167,6 +221,7 @@ def load(
     return FileOutcome(
         str(landing.source.path), file_hash, "loaded",
         rows_read=landing.rows_read, rows_rejected=landing.rows_rejected, rows_loaded=loaded,
+        rows_duplicate=landing.rows_duplicate,
     )
 
 

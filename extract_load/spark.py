@@ -95,6 +95,8 @@ def build_spark_session(
         # lands as the same files in local mode and on any cluster (the landing writes one set
         # of files per split; trip ids are row numbers in them)
         .config("spark.sql.files.minPartitionNum", "1")
+        # Arrow reads INT96 (Spark's default) as nanoseconds, which wrap outside 1677..2262
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.showConsoleProgress", "false")
     )
     if master.startswith("local"):
@@ -145,6 +147,11 @@ def stop_spark(session) -> None:
     proc = getattr(gateway, "proc", None)
     try:
         session.stop()
+    except Exception:
+        # a signal that interrupted a py4j call leaves the gateway's stream out of step (the
+        # next call read a stray answer: KeyError: 'p'); the JVM is terminated below anyway,
+        # and the exception that is ending the stage must not be replaced by this one
+        log.debug("stopping the Spark session failed; terminating its JVM", exc_info=True)
     finally:
         if gateway is not None:
             gateway.shutdown()

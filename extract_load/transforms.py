@@ -17,6 +17,16 @@ RAW_SCHEMA = StructType(
     + [StructField(CORRUPT_COLUMN, StringType(), True)]
 )
 DATETIME_FORMAT = "yyyy-MM-dd HH:mm:ss"
+# The trip datetimes the warehouse accepts: whole years, inclusive. Every representation a
+# timestamp passes through holds these exactly (Spark and Postgres microseconds, parquet
+# TIMESTAMP_MICROS, Arrow timestamp[us]); the bound is a business one: a trip before 1900 or
+# after 2100 is a typo, and dim_weeks would grow a row per week back to it.
+TRIP_YEAR_MIN, TRIP_YEAR_MAX = 1900, 2100
+# region / datasource are names: anything longer is not one (and would bloat every mart)
+MAX_NAME_LENGTH = 200
+# characters no name may hold: C0 controls (line breaks, tabs, ...), DEL, and U+FFFD, which
+# only a lossy decoder upstream produces
+_BAD_NAME_CHARACTERS = "[\\x00-\\x1f\\x7f\\x{FFFD}]"
 
 _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 WKT_POINT_PATTERN = rf"^\s*(?i:POINT)\s*\(\s*{_NUMBER}\s+{_NUMBER}\s*\)\s*$"
@@ -77,6 +87,19 @@ def _out_of_range(lon: str, lat: str) -> Column:
     return ~F.col(lon).between(-180.0, 180.0) | ~F.col(lat).between(-90.0, 90.0)
 
 
+def _name_checks(column: str, name: str) -> list[tuple[Column, str]]:
+    return [
+        (
+            F.length(F.col(column)) > MAX_NAME_LENGTH,
+            f"{name} longer than {MAX_NAME_LENGTH} characters",
+        ),
+        (
+            F.col(column).rlike(_BAD_NAME_CHARACTERS),
+            f"{name} contains a line break, control character or U+FFFD",
+        ),
+    ]
+
+
 def with_rejection_reason(parsed: DataFrame) -> DataFrame:
     """Add ``rejection_reason``: null for a valid row, else the first failed check."""
     checks: list[tuple[Column, str]] = [
@@ -86,6 +109,8 @@ def with_rejection_reason(parsed: DataFrame) -> DataFrame:
         ),
         (F.col("region_clean").isNull(), "missing region"),
         (F.col("datasource_clean").isNull(), "missing datasource"),
+        *_name_checks("region_clean", "region"),
+        *_name_checks("datasource_clean", "datasource"),
         (F.col("origin_lon").isNull(), "origin_coord is not a WKT POINT (lon lat)"),
         (F.col("destination_lon").isNull(), "destination_coord is not a WKT POINT (lon lat)"),
         (_out_of_range("origin_lon", "origin_lat"), "origin_coord out of range"),
@@ -94,6 +119,10 @@ def with_rejection_reason(parsed: DataFrame) -> DataFrame:
             "destination_coord out of range",
         ),
         (F.col("trip_datetime").isNull(), "datetime is not YYYY-MM-DD HH:MM:SS"),
+        (
+            ~F.year("trip_datetime").between(TRIP_YEAR_MIN, TRIP_YEAR_MAX),
+            f"datetime outside the years {TRIP_YEAR_MIN}..{TRIP_YEAR_MAX}",
+        ),
     ]
     reason: Column | None = None
     for failed, message in reversed(checks):
@@ -109,7 +138,7 @@ def raw_record(col_names: tuple[str, ...] = RAW_COLUMNS) -> Column:
     )
 
 
-def to_landing_rows(validated: DataFrame) -> DataFrame:
+def to_landing_rows(validated: DataFrame, columns: tuple[str, ...] = RAW_COLUMNS) -> DataFrame:
     """One output shape for accepted and rejected rows, with a ``status`` partition column.
 
     Accepted rows keep only typed columns (raw strings nulled: free in parquet); rejected rows
@@ -132,12 +161,24 @@ def to_landing_rows(validated: DataFrame) -> DataFrame:
         when_ok("datasource_clean").alias("datasource"),
         F.when(ok, F.to_date("trip_datetime")).alias("trip_date"),
         *[when_bad(F.col(c)).alias(f"raw_{c}") for c in RAW_COLUMNS],
-        when_bad(raw_record()).alias("raw_record"),
+        when_bad(raw_record(columns)).alias("raw_record"),
         F.col("rejection_reason"),
         *[c for c in SOURCE_ORDER_COLUMNS if c in validated.columns],
     )
 
 
-def landing_frame(raw: DataFrame) -> DataFrame:
-    """The whole landing transformation: raw strings -> validated, partition-ready rows."""
-    return to_landing_rows(with_rejection_reason(parse_trips(raw)))
+def landing_frame(raw: DataFrame, columns: tuple[str, ...] = RAW_COLUMNS) -> DataFrame:
+    """The whole landing transformation: raw strings -> validated, partition-ready rows.
+
+    ``columns``: the source's column order (its header), for the raw record of a rejected row.
+    """
+    return to_landing_rows(with_rejection_reason(parse_trips(raw)), columns)
+
+
+def raw_schema(columns: tuple[str, ...] = RAW_COLUMNS) -> StructType:
+    """The read schema of a file whose header names ``columns`` in this order: Spark maps CSV
+    fields by position, so the schema follows the file and the transforms select by name."""
+    return StructType(
+        [StructField(c, StringType(), True) for c in columns]
+        + [StructField(CORRUPT_COLUMN, StringType(), True)]
+    )

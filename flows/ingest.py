@@ -10,6 +10,7 @@ a Postgres advisory lock, so two concurrent runs never interleave loads and dbt 
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
@@ -19,8 +20,9 @@ from pathlib import Path
 import psycopg
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
-from prefect.states import Completed
+from prefect.states import Completed, Failed
 
 from extract_load import ledger, pipeline
 from extract_load.archive import archive_modelled_batches
@@ -30,10 +32,6 @@ from extract_load.spark import spark_session
 from flows.events import emit_stage
 from trips_warehouse.config import MARTS_SCHEMA, Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
-
-
-class IngestError(RuntimeError):
-    """The run finished its work but something must fail it (e.g. refused files)."""
 
 
 @dataclass
@@ -50,6 +48,8 @@ class IngestSummary(pipeline.Totals):
     checks: str = ""
     # after a passing dbt build: how far its checks reached (raw.ingestion_runs columns)
     checked: dict = field(default_factory=dict)
+    # the stage running now (named in the error of an interrupted run)
+    stage: str = ""
 
     @property
     def refused(self) -> list[str]:
@@ -59,7 +59,9 @@ class IngestSummary(pipeline.Totals):
         return (
             f"{self.files} file(s): {self.files_loaded} loaded, {self.files_skipped} skipped, "
             f"{self.files_refused} refused; rows read {self.rows_read}, rejected "
-            f"{self.rows_rejected}, loaded {self.rows_loaded}; dbt models built "
+            f"{self.rows_rejected}, loaded {self.rows_loaded}"
+            f"{f' ({self.rows_duplicate} duplicate rows kept)' if self.rows_duplicate else ''}"
+            f"; dbt models built "
             f"{self.models_built}, tests {self.tests_passed} passed / {self.tests_failed} failed"
             f"{f' ({self.checks} rows)' if self.checks else ''}; {self.duration_s:.1f}s"
         )
@@ -67,6 +69,7 @@ class IngestSummary(pipeline.Totals):
     def counts(self) -> dict:
         data = asdict(self)
         data.pop("outcomes")
+        data.pop("stage")
         return data
 
 
@@ -124,24 +127,39 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
         ledger.ensure_raw_schema(conn, raw)
         logger.info("waiting for the pipeline lock (one ingestion at a time)")
         with ledger.pipeline_lock(conn):
+            for crashed in ledger.mark_crashed_runs(conn, run_id, raw):
+                logger.warning("run %s ended without finishing: marked crashed", crashed)
             ledger.start_run(conn, run_id, raw=raw, flow_run_id=run_id, paths=" ".join(paths))
             try:
                 _run_stages(conn, settings, database_url, paths, summary, run_dbt, started)
             except BaseException as exc:
                 summary.duration_s = time.monotonic() - started
-                ledger.finish_run(
-                    conn,
-                    run_id,
-                    "failed",
-                    raw=raw,
-                    error=f"{type(exc).__name__}: {exc}",
-                    **_ledger_counts(summary),
-                )
+                status, error = _failure(exc, summary.stage)
+                ledger.finish_run(conn, run_id, status, raw=raw, error=error,
+                                  **_ledger_counts(summary))
                 raise
             summary.duration_s = time.monotonic() - started
+            if summary.refused:
+                # every other file was ingested: the run fails with the reasons, no traceback
+                error = (f"{len(summary.refused)} file(s) refused (everything else was "
+                         "ingested): " + "; ".join(summary.refused))
+                ledger.finish_run(conn, run_id, "failed", raw=raw, error=error,
+                                  **_ledger_counts(summary))
+                return Failed(message=error, data=summary)
             ledger.finish_run(conn, run_id, "completed", raw=raw, **_ledger_counts(summary))
     logger.info(summary.message())
     return Completed(message=summary.message(), data=summary)
+
+
+def _failure(exc: BaseException, stage: str) -> tuple[str, str]:
+    """The run's status and one-line error for an exception that ended it."""
+    if isinstance(exc, TerminationSignal | KeyboardInterrupt):
+        number = getattr(exc, "signal", signal.SIGINT)
+        return "interrupted", (
+            f"interrupted by {signal.Signals(number).name} during {stage or 'start-up'};"
+            " committed batches are kept and a re-run resumes"
+        )
+    return "failed", f"{type(exc).__name__}: {exc}"  # whole: a dbt failure lists its tests
 
 
 def _ledger_counts(summary: IngestSummary) -> dict:
@@ -159,6 +177,7 @@ def _stage(summary: IngestSummary, name: str, **started_payload):
     """Time a stage and emit its started / completed (with the counts put in the yielded dict)
     or failed (with the error) event."""
     t0 = time.monotonic()
+    summary.stage = name
     emit_stage(name, "started", **started_payload)
     counts: dict = {}
     try:
@@ -181,10 +200,11 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
     with _stage(summary, "landing", files=len(files)) as counts, ExitStack() as spark_scope:
         landed = []
         spark = None
+        seen: dict[str, str] = {}
         for path in files:
-            source, outcome = pipeline.prepare(conn, path, settings, run_id)
+            source, outcome = pipeline.prepare(conn, path, settings, run_id, seen)
             if outcome is not None:
-                logger.warning("%s: %s %s", path, outcome.status, outcome.message)
+                logger.warning("%s %s: %s", outcome.status, path, outcome.message)
                 summary.add(outcome)
                 continue
             if spark is None:
@@ -195,7 +215,12 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
                         java_wrapper_dir=settings.data_dir / "java",
                     )
                 )
-            landed.append(land_task(conn, spark, source, settings, run_id))
+            result = land_task(conn, spark, source, settings, run_id)
+            if isinstance(result, pipeline.FileOutcome):
+                logger.warning("%s %s: %s", result.status, path, result.message)
+                summary.add(result)
+                continue
+            landed.append(result)
         counts.update(
             files=len(landed),
             rows_read=sum(x.rows_read for x in landed),
@@ -241,11 +266,6 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
                 )
                 counts.update(batches_archived=archived.batches, rows_archived=archived.rows)
     summary.duration_s = time.monotonic() - started
-    if summary.refused:
-        raise IngestError(
-            f"{len(summary.refused)} file(s) refused (everything else was ingested): "
-            + "; ".join(summary.refused)
-        )
 
 
 if __name__ == "__main__":  # pragma: no cover

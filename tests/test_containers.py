@@ -111,6 +111,23 @@ def test_cluster_profile_is_a_master_and_two_workers_of_the_pipeline_image(
         assert set(services["prefect-worker"]["volumes"]) <= set(worker["volumes"])
 
 
+def test_published_ports_are_loopback_and_the_worker_is_not_superuser(services: dict) -> None:
+    published = [(name, port) for name, service in services.items()
+                 for port in service.get("ports", [])]
+    assert {name for name, _ in published} == {
+        "postgres", "prefect-server", "superset", "spark-master",
+    }
+    for name, port in published:  # one variable opens them all, on purpose
+        assert port.startswith("${TRIPS_PUBLISH_ADDRESS:-127.0.0.1}:"), (name, port)
+    url = _env(services["prefect-worker"])["TRIPS_DATABASE_URL"]
+    assert url.startswith("postgresql://${TRIPS_PIPELINE_USER:-trips_pipeline}:"), url
+    assert "POSTGRES_USER" not in url and "POSTGRES_PASSWORD" not in url
+    pg = _env(services["postgres"])
+    assert pg["TRIPS_PIPELINE_PASSWORD"].startswith("${TRIPS_PIPELINE_PASSWORD:?")
+    init = (ROOT / "docker" / "postgres" / "10-trips-init.sh").read_text()
+    assert "trips-roles.psql" in init  # tests/test_roles.py runs that file on a real server
+
+
 def test_superset_waits_for_its_bootstrap(services: dict) -> None:
     assert services["superset"]["depends_on"]["superset-init"] == {
         "condition": "service_completed_successfully"

@@ -136,8 +136,8 @@ def test_refused_files_are_recorded(settings, tmp_path, content, message):
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
         source, outcome = pipeline.prepare(conn, path, settings, "run-1")
-        assert outcome.status == "refused" and message in outcome.message
-        row = ledger.get_ingestion(conn, source.sha256)
+        assert source is None and outcome.status == "refused" and message in outcome.message
+        row = ledger.get_ingestion(conn, outcome.file_hash)
         assert row["status"] == "refused" and message in row["error"]
 
 
@@ -197,3 +197,55 @@ def test_load_killed_midway_then_rerun_is_exact(spark, settings, tmp_path):
         result = pipeline.load(conn, landing, settings, "run-2")
         assert result.rows_loaded == 840
         assert raw_counts(url) == (840, 840, 0)
+
+
+# the edges of Spark's timestamp range and of the warehouse's (1900..2100), and the 1677..2262
+# span of Arrow nanoseconds that INT96 used to be read through
+EDGE_DATETIMES = ["0001-01-01 00:00:00", "1677-09-21 00:12:43", "1899-12-31 23:59:59",
+                  "1900-01-01 00:00:00", "1969-12-31 23:59:59", "2100-12-31 23:59:59",
+                  "2262-04-11 23:47:17", "9999-12-31 23:59:59"]
+
+
+@pytest.mark.parametrize("parquet_type", ["TIMESTAMP_MICROS", "INT96"])
+def test_timestamps_reach_postgres_exactly_from_either_parquet_type(
+    spark, settings, tmp_path, parquet_type
+):
+    """The loader is exact for any year Spark holds, from the parquet landings write now
+    (TIMESTAMP_MICROS) and from INT96 ones landed before (Arrow read those as nanoseconds:
+    0001-01-01 arrived as 1754-08-30 22:43:41.128655)."""
+    from pyspark.sql import functions as F
+
+    from extract_load.loader import TRIPS_MAPPING, copy_parquet_file
+
+    frame = spark.createDataFrame([(d,) for d in EDGE_DATETIMES], "d string").select(
+        F.lit("Prague").alias("region"), F.lit(14.4).alias("origin_lon"),
+        F.lit(50.0).alias("origin_lat"), F.lit(14.5).alias("destination_lon"),
+        F.lit(50.1).alias("destination_lat"),
+        F.to_timestamp("d", "yyyy-MM-dd HH:mm:ss").alias("trip_datetime"),
+        F.lit("x").alias("datasource"),
+    )
+    previous = spark.conf.get("spark.sql.parquet.outputTimestampType")
+    spark.conf.set("spark.sql.parquet.outputTimestampType", parquet_type)
+    try:
+        frame.coalesce(1).write.parquet(str(tmp_path / "p"))
+    finally:
+        spark.conf.set("spark.sql.parquet.outputTimestampType", previous)
+    (path,) = parquet_files(tmp_path / "p")
+    physical = pq.ParquetFile(path).schema.column(5).physical_type
+    assert physical == ("INT96" if parquet_type == "INT96" else "INT64")
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        ledger.ensure_raw_schema(conn)
+        ledger.upsert_ingestion(conn, "h", file_path="x", file_size_bytes=0, status="landed")
+        copy_parquet_file(conn, path, raw="raw", table="trips", mapping=TRIPS_MAPPING,
+                          source_hash="h", batch_key="p", chunk_rows=3)
+        stored = [r[0] for r in conn.execute(
+            "select to_char(trip_datetime, 'YYYY-MM-DD HH24:MI:SS.US') from raw.trips order by 1")]
+    assert stored == [f"{d}.000000" for d in EDGE_DATETIMES]
+
+
+def test_landing_writes_microsecond_timestamps(spark, tmp_path):
+    src = describe(write_csv(tmp_path / "t.csv", good_rows(3)))
+    result = land_file(spark, src, tmp_path / "l", tmp_path / "q")
+    for path in parquet_files(result.landed_dir):
+        assert pq.ParquetFile(path).schema_arrow.field("trip_datetime").type == pa.timestamp(
+            "us", tz="UTC")

@@ -85,10 +85,29 @@ def test_parse_trips_types_and_values(spark):
         ((*GOOD[:3], "2018-02-30 10:00:00", GOOD[4]), "datetime is not YYYY-MM-DD HH:MM:SS"),
         ((*GOOD[:3], "28/05/2018 09:03", GOOD[4]), "datetime is not YYYY-MM-DD HH:MM:SS"),
         ((*GOOD[:3], "2018-05-28", GOOD[4]), "datetime is not YYYY-MM-DD HH:MM:SS"),
+        # the accepted years are 1900..2100, inclusive
+        ((*GOOD[:3], "1900-01-01 00:00:00", GOOD[4]), None),
+        ((*GOOD[:3], "2100-12-31 23:59:59", GOOD[4]), None),
+        ((*GOOD[:3], "1899-12-31 23:59:59", GOOD[4]), "datetime outside the years 1900..2100"),
+        ((*GOOD[:3], "2101-01-01 00:00:00", GOOD[4]), "datetime outside the years 1900..2100"),
+        ((*GOOD[:3], "0000-01-01 00:00:00", GOOD[4]), "datetime outside the years 1900..2100"),
+        ((*GOOD[:3], "9999-12-31 23:59:59", GOOD[4]), "datetime outside the years 1900..2100"),
+        # names: at most 200 characters, no line break, control character or U+FFFD
+        (("R" * 200, *GOOD[1:]), None),
+        (("R" * 201, *GOOD[1:]), "region longer than 200 characters"),
+        ((*GOOD[:4], "d" * 201), "datasource longer than 200 characters"),
+        (("multi\nline", *GOOD[1:]), "region contains a line break, control character or U+FFFD"),
+        (("a\tb", *GOOD[1:]), "region contains a line break, control character or U+FFFD"),
+        (("S\ufffdo Paulo", *GOOD[1:]),
+         "region contains a line break, control character or U+FFFD"),
+        ((*GOOD[:4], "x\x7f"), "datasource contains a line break, control character or U+FFFD"),
+        (('S\u00e3o "Paulo", SP', *GOOD[1:]), None),  # quotes and commas in a quoted field
     ],
 )
 def test_rejection_reason(spark, row, reason):
-    result = with_rejection_reason(parse_trips(raw_df(spark, [row]))).first()
+    result = with_rejection_reason(parse_trips(raw_df(spark, [row]))).select(
+        "rejection_reason"  # year 0 has no Python datetime
+    ).first()
     assert result.rejection_reason == reason
 
 

@@ -16,6 +16,9 @@ from trips_warehouse import analytics
 from trips_warehouse.config import load_settings
 from trips_warehouse.db import connect, resolve_database_url
 
+# the largest number SQL takes for a limit or a count (bigint): larger is a usage error
+BIGINT_MAX = 2**63 - 1
+
 
 def _json_default(value):
     if isinstance(value, datetime | date):
@@ -61,9 +64,10 @@ def _fmt_time(value) -> str:
 
 @click.command("groups")
 @click.option("--region", help="Only groups of this region.")
-@click.option("--min-trips", type=int, default=1, show_default=True,
+@click.option("--min-trips", type=click.IntRange(0, BIGINT_MAX), default=1, show_default=True,
               help="Only groups with at least this many trips.")
-@click.option("--limit", type=int, default=20, show_default=True, help="Show at most K groups.")
+@click.option("--limit", type=click.IntRange(0, BIGINT_MAX), default=20, show_default=True,
+              help="Show at most K groups.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def groups_command(region: str | None, min_trips: int, limit: int, as_json: bool) -> None:
     """Groups of similar trips (same region, origin cell, destination cell, time-of-day

@@ -10,11 +10,38 @@ from trips_warehouse import __version__
 from trips_warehouse.config import load_settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """The ``trips`` group: one line per problem on stderr. A usage error is its message
+    alone, exit 2 (no usage block: ``--help`` has it); a database that cannot be reached is
+    one line, exit 1 (the traceback only with ``-v``)."""
+
+    def invoke(self, ctx: click.Context):
+        import psycopg
+
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.ctx = None  # click prints the usage lines only when it has the context
+            raise
+        except psycopg.OperationalError as exc:
+            if (ctx.obj or {}).get("verbose"):
+                raise
+            raise click.ClickException(f"database: {database_error(exc)}") from None
+
+
+def database_error(exc: Exception) -> str:
+    """psycopg's connection error on one line (it is several, one per address tried)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(dict.fromkeys(lines)) or type(exc).__name__
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trips")
-@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
-def main(verbose: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level; show tracebacks.")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """trips warehouse: CSV trips -> Spark -> parquet -> Postgres COPY -> dbt marts."""
+    ctx.ensure_object(dict)["verbose"] = verbose
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -126,6 +126,24 @@ def error_line(exc: BaseException) -> str:
     return first[:500]
 
 
+def signal_behind(exc: BaseException) -> BaseException | None:
+    """The signal exception (SIGTERM/SIGINT: a ``BaseException``, not an ``Exception``) that
+    ``exc`` was raised while handling, if any.
+
+    A signal that interrupts a py4j call leaves the gateway's stream out of step, and the next
+    call in PySpark's error handling fails with an unrelated error ("'JavaObject' object is
+    not callable"): that error is about the signal, not about the file Spark was reading.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if not isinstance(current, Exception):
+            return current
+        seen.add(id(current))
+        current = current.__context__ or current.__cause__
+    return None
+
+
 def _reset_partial_load(conn: psycopg.Connection, file_hash: str, raw: str) -> None:
     """Forget a partial load whose landed files are gone (they are about to be re-landed)."""
     with conn.transaction():
@@ -181,6 +199,9 @@ def land(
         return refuse(conn, source.path, "vanished before Spark could read it", settings,
                       flow_run_id, file_hash=source.sha256, size_bytes=source.size_bytes)
     except Exception as exc:  # Spark could not read this file: refuse it, the run goes on
+        interrupted = signal_behind(exc)
+        if interrupted is not None:  # a signal stopped Spark mid-call: not the file's fault
+            raise interrupted from exc
         log.debug("landing %s failed", source.path, exc_info=True)
         return refuse(conn, source.path, f"Spark could not read it: {error_line(exc)}",
                       settings, flow_run_id, file_hash=source.sha256,

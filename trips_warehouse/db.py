@@ -11,7 +11,7 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse, urlunparse
 
 import psycopg
 import psycopg.sql
@@ -56,6 +56,11 @@ class ConnectionParams:
             "TRIPS_PG_PASSWORD": self.password,
             "TRIPS_PG_DBNAME": self.dbname,
         }
+
+
+def with_database(url: str, name: str) -> str:
+    """The same URL with another database (TCP and unix-socket URLs alike)."""
+    return urlunparse(urlparse(url)._replace(path=f"/{name}"))
 
 
 def path_with_sbin(path: str) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 from trips_warehouse.config import PROJECT_ROOT, Settings
-from trips_warehouse.processes import read_pid, spawn, stop_recorded
+from trips_warehouse.processes import recorded_port, spawn, stop_recorded
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -89,11 +89,8 @@ def is_healthy(api_url: str, timeout: float = 1.0) -> bool:
 def running_api_url(settings: Settings) -> str | None:
     """The API URL of this data dir's server if its pid is alive and /api/health answers."""
     paths = server_paths(settings)
-    if read_pid(paths.pid_file) is None:
-        return None
-    try:
-        port = int(paths.port_file.read_text().strip())
-    except (OSError, ValueError):
+    port = recorded_port(paths.pid_file, paths.port_file)
+    if port is None:
         return None
     url = api_url_for(port)
     return url if is_healthy(url) else None

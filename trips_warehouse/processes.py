@@ -66,6 +66,16 @@ def read_pid(pid_file: Path) -> int | None:
     return pid if is_alive(pid) else None
 
 
+def recorded_port(pid_file: Path, port_file: Path) -> int | None:
+    """The port a service recorded beside its pid, if that process is alive."""
+    if read_pid(pid_file) is None:
+        return None
+    try:
+        return int(port_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def stop_groups(pids: Iterable[int], timeout_s: float) -> None:
     """SIGTERM each process group, wait up to ``timeout_s`` for all, SIGKILL the survivors."""
     pids = list(pids)

@@ -28,7 +28,7 @@ from psycopg import sql
 
 from trips_warehouse.config import MARTS_SCHEMA, PROJECT_ROOT, Settings
 from trips_warehouse.db import ConnectionParams, resolve_database_url
-from trips_warehouse.processes import read_pid, spawn, stop_recorded
+from trips_warehouse.processes import recorded_port, spawn, stop_recorded
 
 #: What Superset's virtualenv holds; a change here reinstalls it on the next ``up``.
 REQUIREMENTS = (
@@ -266,13 +266,8 @@ def is_healthy(port: int, timeout: float = 2.0) -> bool:
 def running_url(settings: Settings) -> str | None:
     """Base URL of this data dir's Superset if its process is alive and /health answers."""
     paths = superset_paths(settings)
-    if read_pid(paths.pid_file) is None:
-        return None
-    try:
-        port = int(paths.port_file.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return base_url(port) if is_healthy(port) else None
+    port = recorded_port(paths.pid_file, paths.port_file)
+    return base_url(port) if port is not None and is_healthy(port) else None
 
 
 def start_background(settings: Settings, env: dict[str, str], timeout_s: float = 180.0) -> str:

@@ -107,7 +107,8 @@ def land_file(
             source.columns,
         )
         # microsecond timestamps: Spark's default INT96 is read back by Arrow as nanoseconds,
-        # which wrap outside 1677..2262 (0001-01-01 arrived in Postgres as 1754-08-30)
+        # which wrap outside 1677..2262 (0001-01-01 arrived in Postgres as 1754-08-30). Set
+        # here, on whatever session the caller passes, not only in build_spark_session
         spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         (
             # no shuffle: each input split writes its own files per (status, date), instead

@@ -96,8 +96,6 @@ def build_spark_session(
         # lands as the same files in local mode and on any cluster (the landing writes one set
         # of files per split; trip ids are row numbers in them)
         .config("spark.sql.files.minPartitionNum", "1")
-        # Arrow reads INT96 (Spark's default) as nanoseconds, which wrap outside 1677..2262
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.ui.showConsoleProgress", "false")
     )
     if master.startswith("local"):

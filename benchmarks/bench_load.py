@@ -114,7 +114,7 @@ def main() -> None:
     if not csv_path.exists():
         log.info("generating %s rows into %s", f"{args.rows:,}", csv_path)
         subprocess.run(
-            [sys.executable, "-m", "trips_warehouse.cli", "generate", "--rows", str(args.rows),
+            [sys.executable, "-m", "trips_cli", "generate", "--rows", str(args.rows),
              "--out", str(csv_path), "--seed", str(args.seed)],
             check=True, stdout=subprocess.DEVNULL,
         )

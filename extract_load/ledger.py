@@ -12,19 +12,15 @@ The ledger is what makes ingestion idempotent and restartable:
   its checks reached (``checked_loaded_at``, ``checked_batch_id``): the next run's dbt tests
   start there.
 
-Runs (ingestions, and the nightly dbt build) are serialised by :func:`pipeline_lock`.
+Runs (ingestions, and the nightly dbt build) are serialised by
+:func:`trips_warehouse.lock.pipeline_lock`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import psycopg
-
-# One ingestion or warehouse build at a time: the marts' watermarks rely on it.
-PIPELINE_LOCK = "trips.ingest"
 
 RAW_DDL = """
 create schema if not exists {raw};
@@ -209,16 +205,6 @@ def finish_run(
         + " where run_id = %s",
         (status, datetime.now().astimezone(), *fields.values(), run_id),
     )
-
-
-@contextmanager
-def pipeline_lock(conn: psycopg.Connection) -> Iterator[None]:
-    """Hold the pipeline's advisory lock (session level, on an autocommit connection)."""
-    conn.execute("select pg_advisory_lock(hashtext(%s))", (PIPELINE_LOCK,))
-    try:
-        yield
-    finally:
-        conn.execute("select pg_advisory_unlock(hashtext(%s))", (PIPELINE_LOCK,))
 
 
 def last_checked(conn: psycopg.Connection, raw: str = "raw") -> dict | None:

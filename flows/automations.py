@@ -33,6 +33,7 @@ from prefect.client.orchestration import get_client
 from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
+from flows.events import CHECKS_FLOW_NAME, FLOW_NAME
 from flows.notifications import (
     BLOCK_TYPES,
     EMAIL_BLOCK,
@@ -45,8 +46,6 @@ from flows.notifications import (
 from flows.server import ui_url_for
 from trips_warehouse.config import Settings
 
-FLOW_NAME = "trips-ingest"
-CHECKS_FLOW_NAME = "trips-dbt-build"
 NAME_PREFIX = "trips-ingest: "
 MANAGED_BY = "Managed by `trips notify apply` (flows/automations.py); edits are overwritten."
 

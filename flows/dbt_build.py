@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from prefect import flow
 
-from extract_load import ledger
+from flows.events import CHECKS_FLOW_NAME
 from trips_warehouse.config import (
     DBT_PROFILES_DIR,
     DBT_PROJECT_DIR,
@@ -36,7 +36,8 @@ from trips_warehouse.config import (
     Settings,
     load_settings,
 )
-from trips_warehouse.db import export_dbt_env, resolve_database_url, vacuum_analyze_schema
+from trips_warehouse.db import dbt_env, resolve_database_url, vacuum_analyze_schema
+from trips_warehouse.lock import pipeline_lock
 
 log = logging.getLogger(__name__)
 
@@ -92,12 +93,6 @@ def _in_prefect_run() -> bool:
     from prefect.context import FlowRunContext, TaskRunContext
 
     return FlowRunContext.get() is not None or TaskRunContext.get() is not None
-
-
-def _export_env(settings: Settings, database_url: str) -> None:
-    export_dbt_env(database_url)
-    os.environ["TRIPS_DBT_TARGET"] = settings.dbt_target
-    os.environ["TRIPS_DBT_THREADS"] = str(settings.dbt_threads)
 
 
 def _command_name(args: list[str]) -> str:
@@ -228,7 +223,8 @@ def run_dbt(
     full_args = [*args, *_var_args(settings, args, dbt_vars)]
     kwargs = _location_kwargs(command, target_path)
     with _DBT_LOCK:
-        _export_env(settings, database_url)
+        # in-process dbt reads profiles.yml's env_var()s from this process's environment
+        os.environ.update(dbt_env(database_url, settings))
         started = time.monotonic()
         if _in_prefect_run():
             res = _invoke_prefect(full_args, target_path)
@@ -280,7 +276,7 @@ def dbt_docs_generate(
     )
 
 
-@flow(name="trips-dbt-build", log_prints=True)
+@flow(name=CHECKS_FLOW_NAME, log_prints=True)
 def dbt_build_flow(select: list[str] | None = None, full_refresh: bool = False) -> dict:
     """Build the warehouse and run every data test on every row, ``nightly`` ones included.
 
@@ -291,7 +287,7 @@ def dbt_build_flow(select: list[str] | None = None, full_refresh: bool = False) 
     """
     settings = load_settings()
     url = resolve_database_url(settings)
-    with psycopg.connect(url, autocommit=True) as conn, ledger.pipeline_lock(conn):
+    with psycopg.connect(url, autocommit=True) as conn, pipeline_lock(conn):
         result = dbt_build(settings, url, select=select, full_refresh=full_refresh)
         vacuum_analyze_schema(url, MARTS_SCHEMA)
     print(result.summary())

@@ -23,6 +23,10 @@ from typing import Any
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 
+# the flows whose runs the automations and ``trips watch`` follow
+FLOW_NAME = "trips-ingest"
+CHECKS_FLOW_NAME = "trips-dbt-build"
+
 STAGES = ("landing", "load", "dbt_build", "archive")
 STATUSES = ("started", "completed", "failed")
 COUNT_KEYS = (

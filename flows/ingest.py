@@ -29,9 +29,10 @@ from extract_load.archive import archive_modelled_batches
 from extract_load.loader import analyze_raw
 from extract_load.sources import expand_paths
 from extract_load.spark import spark_session
-from flows.events import emit_stage
+from flows.events import FLOW_NAME, emit_stage
 from trips_warehouse.config import MARTS_SCHEMA, Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
+from trips_warehouse.lock import pipeline_lock
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _run_id() -> str:
     return str(flow_run.get_id() or uuid.uuid4())
 
 
-@flow(name="trips-ingest", log_prints=True)
+@flow(name=FLOW_NAME, log_prints=True)
 def ingest_flow(paths: list[str], run_dbt: bool = True):
     """Ingest trip CSV files (files, folders or globs) end to end."""
     logger = get_run_logger()
@@ -126,7 +127,7 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
     with psycopg.connect(database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn, raw)
         logger.info("waiting for the pipeline lock (one ingestion at a time)")
-        with ledger.pipeline_lock(conn):
+        with pipeline_lock(conn):
             for crashed in ledger.mark_crashed_runs(conn, run_id, raw):
                 logger.warning("run %s ended without finishing: marked crashed", crashed)
             ledger.start_run(conn, run_id, raw=raw, flow_run_id=run_id, paths=" ".join(paths))

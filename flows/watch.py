@@ -24,7 +24,7 @@ from prefect.events.clients import get_events_subscriber
 from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter
 from prefect.events.schemas.events import Event
 
-from flows.automations import FLOW_NAME
+from flows.events import FLOW_NAME
 
 REORDER_WINDOW_S = 0.25
 TERMINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}

@@ -27,8 +27,8 @@ from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
 from tests.conftest import fresh_database
 from tests.test_dbt_project import add_batch, add_file, mark_loaded, trip_names
+from trips_cli.main import main
 from trips_warehouse import analytics
-from trips_warehouse.cli import main
 from trips_warehouse.config import Settings, load_settings
 
 SELECT = None  # the whole project: the analytics marts and functions need all their parents

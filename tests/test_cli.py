@@ -7,8 +7,8 @@ import sys
 
 from click.testing import CliRunner
 
+from trips_cli.main import main
 from trips_warehouse import __version__
-from trips_warehouse.cli import main
 from trips_warehouse.db import path_with_sbin
 from trips_warehouse.processes import is_alive
 
@@ -49,14 +49,14 @@ def test_db_url_prefers_explicit_url(pg_url, monkeypatch):
 def test_dbt_passthrough_uses_the_warehouse_connection(pg_url, tmp_path):
     env = {"TRIPS_DATABASE_URL": pg_url, "TRIPS_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     ls = subprocess.run(
-        [sys.executable, "-m", "trips_warehouse.cli", "dbt", "ls", "--select", "fct_trips",
+        [sys.executable, "-m", "trips_cli", "dbt", "ls", "--select", "fct_trips",
          "--resource-type", "model", "--quiet"],
         env=env, capture_output=True, text=True, check=False,
     )
     assert ls.returncode == 0, ls.stderr + ls.stdout
     assert "trips_warehouse.marts.core.fct_trips" in ls.stdout
     debug = subprocess.run(
-        [sys.executable, "-m", "trips_warehouse.cli", "dbt", "debug", "--quiet"],
+        [sys.executable, "-m", "trips_cli", "dbt", "debug", "--quiet"],
         env=env, capture_output=True, text=True, check=False,
     )
     assert debug.returncode == 0, debug.stdout  # connects with the TRIPS_DATABASE_URL values
@@ -70,7 +70,7 @@ def test_db_stop_stops_a_server_another_process_started(tmp_path):
 
     def trips_db(command: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "trips_warehouse.cli", "db", command],
+            [sys.executable, "-m", "trips_cli", "db", command],
             env=env, capture_output=True, text=True, check=False,
         )
         assert done.returncode == 0, f"trips db {command}: {done.stderr}{done.stdout}"

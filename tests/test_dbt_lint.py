@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from flows.dbt_build import run_dbt
 from trips_warehouse.config import PROJECT_ROOT, Settings
-from trips_warehouse.dbt_cli import dbt_env
+from trips_warehouse.db import dbt_env
 
 # All the project's SQL: every model, singular test and analysis. The functions are linted
 # compiled (test_sqlfluff_lint_functions): sqlfluff's dbt templater skips dbt 1.11 functions.
@@ -47,7 +48,7 @@ def sqlfluff(args: list[str], env: dict[str, str] | None = None) -> None:
 
 
 def test_sqlfluff_lint(pg_url: str) -> None:
-    sqlfluff(LINTED, env=dbt_env(pg_url))
+    sqlfluff(LINTED, env={**os.environ, **dbt_env(pg_url)})
 
 
 def test_sqlfluff_lint_functions(settings: Settings, pg_url: str, tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def build_inputs(folder: Path) -> dict[str, dict]:
 
 def trips_cli(*args: str, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "trips_warehouse.cli", *args], env=env, cwd=ROOT,
+        [sys.executable, "-m", "trips_cli", *args], env=env, cwd=ROOT,
         capture_output=True, text=True, timeout=timeout, check=False,
     )
 
@@ -248,7 +248,7 @@ def test_sigkilled_run_is_marked_crashed_and_sigterm_says_so(cli_env, tmp_path):
     with psycopg.connect(url, autocommit=True) as conn:
         # SIGKILL during landing: the run row stays 'running' ...
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trips_warehouse.cli", "ingest", str(big), "--no-dbt",
+            [sys.executable, "-m", "trips_cli", "ingest", str(big), "--no-dbt",
              "--no-server"], env=cli_env, cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -260,7 +260,7 @@ def test_sigkilled_run_is_marked_crashed_and_sigterm_says_so(cli_env, tmp_path):
 
         # ... until the next run takes the lock; SIGTERM during its landing is one clear line
         proc = subprocess.Popen(
-            [sys.executable, "-m", "trips_warehouse.cli", "ingest", str(big), "--no-dbt",
+            [sys.executable, "-m", "trips_cli", "ingest", str(big), "--no-dbt",
              "--no-server"], env=cli_env, cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )

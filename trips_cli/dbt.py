@@ -14,18 +14,8 @@ from pathlib import Path
 
 import click
 
-from trips_warehouse.config import DBT_PROFILES_DIR, DBT_PROJECT_DIR, load_settings
-from trips_warehouse.db import ConnectionParams, resolve_database_url
-
-
-def dbt_env(database_url: str) -> dict[str, str]:
-    """Environment for a dbt subprocess: connection, project and profiles folders."""
-    return {
-        **os.environ,
-        **ConnectionParams.from_url(database_url).dbt_env(),
-        "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
-        "DBT_PROFILES_DIR": str(DBT_PROFILES_DIR),
-    }
+from trips_warehouse.config import load_settings
+from trips_warehouse.db import dbt_env, resolve_database_url
 
 
 @click.command(
@@ -35,9 +25,11 @@ def dbt_env(database_url: str) -> dict[str, str]:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, required=True)
 def dbt_command(args: tuple[str, ...]) -> None:
     """Run `dbt ARGS...` on the warehouse: `trips dbt docs generate`, `trips dbt docs serve`."""
-    url = resolve_database_url(load_settings())
+    settings = load_settings()
+    url = resolve_database_url(settings)
     dbt = Path(sys.executable).with_name("dbt")
-    result = subprocess.run([str(dbt), *args], env=dbt_env(url), check=False)
+    env = {**os.environ, **dbt_env(url, settings)}
+    result = subprocess.run([str(dbt), *args], env=env, check=False)
     sys.exit(result.returncode)
 
 

@@ -138,8 +138,9 @@ def raw_archive(as_json: bool) -> None:
     import json
 
     from extract_load.archive import archive_modelled_batches
-    from extract_load.ledger import ensure_raw_schema, pipeline_lock
+    from extract_load.ledger import ensure_raw_schema
     from trips_warehouse.config import MARTS_SCHEMA
+    from trips_warehouse.lock import pipeline_lock
 
     settings, conn = _raw_connection()
     with conn, pipeline_lock(conn):
@@ -160,7 +161,8 @@ def raw_replay(as_json: bool) -> None:
     import json
 
     from extract_load.archive import replay_archived
-    from extract_load.ledger import ensure_raw_schema, pipeline_lock
+    from extract_load.ledger import ensure_raw_schema
+    from trips_warehouse.lock import pipeline_lock
 
     settings, conn = _raw_connection()
     with conn, pipeline_lock(conn):

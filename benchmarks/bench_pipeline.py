@@ -18,8 +18,9 @@ from pathlib import Path
 
 import psycopg
 
-from extract_load import ledger, pipeline
+from extract_load import ingest_file, ledger
 from extract_load.generate import generate_file
+from extract_load.landing import Lake
 from extract_load.spark import build_spark_session
 from flows.dbt_build import dbt_build
 from trips_warehouse.config import load_settings
@@ -34,19 +35,22 @@ def timed(label: str, rows: int, fn):
     return result
 
 
-def ingest_file(conn, spark, settings, path: Path) -> pipeline.FileOutcome:
-    source, outcome = pipeline.prepare(conn, path, settings, "bench")
-    if outcome is not None:
-        raise SystemExit(f"{path}: {outcome.status} {outcome.message}")
+def ingest_one(conn, spark, settings, path: Path) -> ingest_file.FileOutcome:
+    source = ingest_file.check(conn, path, raw=settings.raw_schema, run_id="bench")
+    if isinstance(source, ingest_file.FileOutcome):
+        raise SystemExit(f"{path}: {source.status} {source.message}")
     with open(path, "rb") as fh:
         rows = sum(1 for _ in fh) - 1 if path.suffix != ".gz" else 0
     landing = timed(
-        f"landing {path.name}", rows, lambda: pipeline.land(conn, spark, source, settings, "bench")
+        f"landing {path.name}", rows,
+        lambda: ingest_file.land(conn, spark, source, raw=settings.raw_schema,
+                                 lake=Lake.of(settings), run_id="bench"),
     )
     return timed(
         f"load {path.name}",
         landing.rows_read,
-        lambda: pipeline.load(conn, landing, settings, "bench"),
+        lambda: ingest_file.load(conn, landing, raw=settings.raw_schema,
+                                 batch_rows=settings.load_batch_rows, run_id="bench"),
     )
 
 
@@ -75,7 +79,7 @@ def main() -> None:
 
     with psycopg.connect(args.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
-        outcome = ingest_file(conn, spark, settings, csv)
+        outcome = ingest_one(conn, spark, settings, csv)
         if not args.skip_dbt:
             result = timed(
                 "dbt build (full)",
@@ -86,7 +90,7 @@ def main() -> None:
             small = args.data_dir / "trips-incremental-10000.csv"
             if not small.exists():
                 generate_file(small, 10_000, seed=7)
-            extra = ingest_file(conn, spark, settings, small)
+            extra = ingest_one(conn, spark, settings, small)
             result = timed(
                 "dbt build (incremental)",
                 extra.rows_loaded,

@@ -67,6 +67,25 @@ def landed_paths(
     return landing_root / name, quarantine_root / name
 
 
+@dataclass(frozen=True)
+class Lake:
+    """Where landings go (``$TRIPS_LAKE_DIR``) and how big their parquet files get."""
+
+    landing_dir: Path
+    quarantine_dir: Path
+    max_records_per_file: int = 1_000_000
+
+    @classmethod
+    def of(cls, settings) -> Lake:
+        """The lake of the project's settings (:class:`trips_warehouse.config.Settings`)."""
+        return cls(settings.landing_dir, settings.quarantine_dir,
+                   settings.max_records_per_parquet_file)
+
+    def paths(self, source: SourceFile) -> tuple[Path, Path]:
+        """The landed and quarantine folders of ``source``."""
+        return landed_paths(self.landing_dir, self.quarantine_dir, source)
+
+
 def read_source(spark, path: Path, columns: tuple[str, ...] | None = None,
                 multiline: bool = False):
     """The CSV as strings with Spark's corrupt-record column; header skipped (checked before).

@@ -1,11 +1,14 @@
-"""The ingestion flow: every step of the pipeline as a Prefect task, one flow run per ingestion.
+"""The ingestion flow: land, load, build, record; one flow run per ingestion.
 
     trips ingest data/*.csv   ==   ingest_flow(paths=["data/*.csv"])
 
-Stages: landing (Spark) -> load (COPY) -> dbt build. Each stage emits ``trips.ingestion.*``
-events with its counts (see flows/events.py); the final state's message is the run summary;
-``raw.ingestion_runs`` records the same so the history is queryable. Ingestions are serialised by
-a Postgres advisory lock, so two concurrent runs never interleave loads and dbt builds.
+The flow body only sequences small tasks that take and return plain data (paths, settings,
+dataclasses) and open their own connections: ``check-file`` and ``land-file`` (Spark) per
+file, ``load-file`` (COPY) per landed file, the dbt build (one Prefect task per dbt node),
+``archive-raw``. Each stage emits ``trips.ingestion.*`` events with its counts
+(flows/events.py); :func:`flows.summary.summarise` turns what the tasks returned into the run
+summary: the final state's message and data, and the ``raw.ingestion_runs`` row. Ingestions are
+serialised by the pipeline lock (trips_warehouse/lock.py), held by the flow for the whole run.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 import signal
 import time
 import uuid
-from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -24,64 +28,75 @@ from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 
-from extract_load import ledger, pipeline
-from extract_load.archive import archive_modelled_batches
+from extract_load import ingest_file, ledger
+from extract_load.archive import ArchiveResult, archive_modelled_batches
+from extract_load.ingest_file import FileOutcome
+from extract_load.landing import Lake, LandingResult
 from extract_load.loader import analyze_raw
-from extract_load.sources import expand_paths
+from extract_load.sources import SourceFile, expand_paths
 from extract_load.spark import spark_session
 from flows.events import FLOW_NAME, emit_stage
+from flows.summary import BuildCounts, IngestSummary, summarise
 from trips_warehouse.config import MARTS_SCHEMA, Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
 from trips_warehouse.lock import pipeline_lock
 
-
-@dataclass
-class IngestSummary(pipeline.Totals):
-    """The file and row counts of :class:`pipeline.Totals`, plus dbt counts and timings."""
-
-    run_id: str = ""
-    models_built: int = 0
-    tests_passed: int = 0
-    tests_failed: int = 0
-    duration_s: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    # which rows the dbt tests read: "new" (since the last successful checks) or "all"
-    checks: str = ""
-    # after a passing dbt build: how far its checks reached (raw.ingestion_runs columns)
-    checked: dict = field(default_factory=dict)
-    # the stage running now (named in the error of an interrupted run)
-    stage: str = ""
-
-    @property
-    def refused(self) -> list[str]:
-        return [f"{o.path}: {o.message}" for o in self.outcomes if o.status == "refused"]
-
-    def message(self) -> str:
-        return (
-            f"{self.files} file(s): {self.files_loaded} loaded, {self.files_skipped} skipped, "
-            f"{self.files_refused} refused; rows read {self.rows_read}, rejected "
-            f"{self.rows_rejected}, loaded {self.rows_loaded}"
-            f"{f' ({self.rows_duplicate} duplicate rows kept)' if self.rows_duplicate else ''}"
-            f"; dbt models built "
-            f"{self.models_built}, tests {self.tests_passed} passed / {self.tests_failed} failed"
-            f"{f' ({self.checks} rows)' if self.checks else ''}; {self.duration_s:.1f}s"
-        )
-
-    def counts(self) -> dict:
-        data = asdict(self)
-        data.pop("outcomes")
-        data.pop("stage")
-        return data
+# tasks with side effects in the warehouse: never served from a cache
+_TASK = {"cache_policy": NONE}
 
 
-@task(name="land-file", cache_policy=NONE)
-def land_task(conn, spark, source, settings: Settings, run_id: str):
-    return pipeline.land(conn, spark, source, settings, run_id)
+@task(name="check-file", **_TASK)
+def check_file(path: str, settings: Settings, run_id: str,
+               taken: dict[str, str]) -> SourceFile | FileOutcome:
+    """Hash and check a file: the source to land, or why there is nothing to do."""
+    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+        return ingest_file.check(conn, Path(path), raw=settings.raw_schema, run_id=run_id,
+                                 taken=taken)
 
 
-@task(name="load-file", cache_policy=NONE)
-def load_task(conn, landing, settings: Settings, run_id: str):
-    return pipeline.load(conn, landing, settings, run_id)
+@task(name="land-file", **_TASK)
+def land_file(source: SourceFile, settings: Settings, run_id: str) -> LandingResult | FileOutcome:
+    """Spark: the CSV to partitioned parquet (bad rows to the quarantine), once per content.
+
+    Uses the run's Spark session (started by the flow before the first landing)."""
+    with (
+        psycopg.connect(resolve_database_url(settings), autocommit=True) as conn,
+        _spark(settings) as spark,
+    ):
+        return ingest_file.land(conn, spark, source, raw=settings.raw_schema,
+                                lake=Lake.of(settings), run_id=run_id)
+
+
+@task(name="load-file", **_TASK)
+def load_file(landing: LandingResult, settings: Settings, run_id: str) -> FileOutcome:
+    """COPY a landed file into ``raw`` (one transaction per batch) and mark it loaded."""
+    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+        return ingest_file.load(conn, landing, raw=settings.raw_schema,
+                                batch_rows=settings.load_batch_rows, run_id=run_id)
+
+
+@task(name="archive-raw", **_TASK)
+def archive_raw(settings: Settings) -> ArchiveResult:
+    """Let ``raw.trips`` drop the batches the marts have (their landed parquet replays them)."""
+    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+        return archive_modelled_batches(conn, raw=settings.raw_schema, marts=MARTS_SCHEMA)
+
+
+def _spark(settings: Settings):
+    """The run's Spark session; a session is started (and stopped on exit) only if none runs."""
+    return spark_session(settings.spark_master, driver_memory=settings.spark_driver_memory,
+                         java_wrapper_dir=settings.data_dir / "java")
+
+
+def build_marts(settings: Settings, database_url: str) -> tuple[BuildCounts, dict]:
+    """``dbt build`` of what the new rows reach, then statistics for the marts' index-only
+    scans (see db.py); returns its counts and how far its checks reached."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        result, checks = _dbt_build(conn, settings, database_url)
+        checked = _checked_through(conn, settings.raw_schema)
+    vacuum_analyze_schema(database_url, MARTS_SCHEMA)
+    counts = BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks)
+    return counts, checked
 
 
 def _dbt_build(conn, settings: Settings, database_url: str):
@@ -113,43 +128,120 @@ def _run_id() -> str:
     return str(flow_run.get_id() or uuid.uuid4())
 
 
+@dataclass
+class _Run:
+    """What the run's tasks returned so far (the summary of a run that fails is made of it)."""
+
+    id: str
+    started: float = field(default_factory=time.monotonic)
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    build: BuildCounts | None = None
+    checked: dict = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage: str = ""  # the stage running now (named in the error of an interrupted run)
+
+    def summary(self) -> IngestSummary:
+        return summarise(self.id, self.outcomes, self.build, stage_seconds=self.stage_seconds,
+                         duration_s=time.monotonic() - self.started, checked=self.checked)
+
+
 @flow(name=FLOW_NAME, log_prints=True)
 def ingest_flow(paths: list[str], run_dbt: bool = True):
     """Ingest trip CSV files (files, folders or globs) end to end."""
-    logger = get_run_logger()
     settings = load_settings()
-    started = time.monotonic()
-    run_id = _run_id()
-    summary = IngestSummary(run_id=run_id)
-    database_url = resolve_database_url(settings)
-    raw = settings.raw_schema
+    run = _Run(_run_id())
+    files = [str(p) for p in expand_paths(paths)]
+    with _recorded(settings, run, paths):
+        with _stage(run, "landing", files=len(files)) as counts:
+            landed = _land(files, settings, run)
+            counts.update(files=len(landed), rows_read=sum(x.rows_read for x in landed),
+                          rows_rejected=sum(x.rows_rejected for x in landed))
+        with _stage(run, "load", files=len(landed)) as counts:
+            loaded = [load_file(landing, settings, run.id) for landing in landed]
+            run.outcomes += loaded
+            if any(o.rows_loaded for o in loaded):
+                _analyze_raw(settings)
+            counts.update(files=len(loaded), rows_loaded=sum(o.rows_loaded for o in loaded),
+                          rows_rejected=sum(o.rows_rejected for o in loaded))
+        if run_dbt:
+            with _stage(run, "dbt_build") as counts:
+                run.build, run.checked = build_marts(settings, resolve_database_url(settings))
+                counts.update(models_built=run.build.models_built, checks=run.build.checks,
+                              tests_passed=run.build.tests_passed,
+                              tests_failed=run.build.tests_failed)
+            if settings.raw_retention == "archive":
+                with _stage(run, "archive") as counts:
+                    archived = archive_raw(settings)
+                    counts.update(batches_archived=archived.batches, rows_archived=archived.rows)
+    summary = run.summary()
+    if summary.refused:  # every other file was ingested: the run fails with the reasons
+        return Failed(message=_refused_error(summary), data=summary)
+    get_run_logger().info(summary.message())
+    return Completed(message=summary.message(), data=summary)
 
-    with psycopg.connect(database_url, autocommit=True) as conn:
+
+def _land(files: list[str], settings: Settings, run: _Run) -> list[LandingResult]:
+    """Check every file, then land the new ones in one Spark session (started only if any)."""
+    logger = get_run_logger()
+    taken: dict[str, str] = {}
+    sources = []
+    for path in files:
+        checked = check_file(path, settings, run.id, taken)
+        if isinstance(checked, FileOutcome):
+            logger.warning("%s %s: %s", checked.status, path, checked.message)
+            run.outcomes.append(checked)
+        else:
+            taken[checked.sha256] = path
+            sources.append(checked)
+    landed = []
+    with _spark(settings) if sources else nullcontext():
+        for source in sources:
+            result = land_file(source, settings, run.id)
+            if isinstance(result, FileOutcome):
+                logger.warning("%s %s: %s", result.status, source.path, result.message)
+                run.outcomes.append(result)
+            else:
+                landed.append(result)
+    return landed
+
+
+def _analyze_raw(settings: Settings) -> None:
+    # the first checks of the new rows plan on these statistics: without them a freshly
+    # COPYed raw.trips is estimated at a few hundred distinct trip ids (see docs/pipeline.md)
+    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+        analyze_raw(conn, settings.raw_schema)
+
+
+@contextmanager
+def _recorded(settings: Settings, run: _Run, paths: list[str]) -> Iterator[None]:
+    """Hold the pipeline lock and record the run in ``raw.ingestion_runs``: started, then
+    completed, failed (a refused file, an error) or interrupted, with its counts."""
+    logger = get_run_logger()
+    raw = settings.raw_schema
+    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
         ledger.ensure_raw_schema(conn, raw)
         logger.info("waiting for the pipeline lock (one ingestion at a time)")
         with pipeline_lock(conn):
-            for crashed in ledger.mark_crashed_runs(conn, run_id, raw):
+            for crashed in ledger.mark_crashed_runs(conn, run.id, raw):
                 logger.warning("run %s ended without finishing: marked crashed", crashed)
-            ledger.start_run(conn, run_id, raw=raw, flow_run_id=run_id, paths=" ".join(paths))
+            ledger.start_run(conn, run.id, raw=raw, flow_run_id=run.id, paths=" ".join(paths))
             try:
-                _run_stages(conn, settings, database_url, paths, summary, run_dbt, started)
+                yield
             except BaseException as exc:
-                summary.duration_s = time.monotonic() - started
-                status, error = _failure(exc, summary.stage)
-                ledger.finish_run(conn, run_id, status, raw=raw, error=error,
-                                  **_ledger_counts(summary))
+                status, error = _failure(exc, run.stage)
+                ledger.finish_run(conn, run.id, status, raw=raw, error=error,
+                                  **run.summary().ledger_counts())
                 raise
-            summary.duration_s = time.monotonic() - started
-            if summary.refused:
-                # every other file was ingested: the run fails with the reasons, no traceback
-                error = (f"{len(summary.refused)} file(s) refused (everything else was "
-                         "ingested): " + "; ".join(summary.refused))
-                ledger.finish_run(conn, run_id, "failed", raw=raw, error=error,
-                                  **_ledger_counts(summary))
-                return Failed(message=error, data=summary)
-            ledger.finish_run(conn, run_id, "completed", raw=raw, **_ledger_counts(summary))
-    logger.info(summary.message())
-    return Completed(message=summary.message(), data=summary)
+            summary = run.summary()
+            status, error = ("failed", _refused_error(summary)) if summary.refused else (
+                "completed", None)
+            ledger.finish_run(conn, run.id, status, raw=raw, error=error,
+                              **summary.ledger_counts())
+
+
+def _refused_error(summary: IngestSummary) -> str:
+    return (f"{len(summary.refused)} file(s) refused (everything else was ingested): "
+            + "; ".join(summary.refused))
 
 
 def _failure(exc: BaseException, stage: str) -> tuple[str, str]:
@@ -163,22 +255,12 @@ def _failure(exc: BaseException, stage: str) -> tuple[str, str]:
     return "failed", f"{type(exc).__name__}: {exc}"  # whole: a dbt failure lists its tests
 
 
-def _ledger_counts(summary: IngestSummary) -> dict:
-    """The summary's counts as ``raw.ingestion_runs`` columns."""
-    counts = summary.counts()
-    counts["files_total"] = counts.pop("files")
-    for key in ("run_id", "stage_seconds", "checks"):
-        counts.pop(key)
-    counts.update(counts.pop("checked"))
-    return counts
-
-
 @contextmanager
-def _stage(summary: IngestSummary, name: str, **started_payload):
+def _stage(run: _Run, name: str, **started_payload) -> Iterator[dict]:
     """Time a stage and emit its started / completed (with the counts put in the yielded dict)
     or failed (with the error) event."""
     t0 = time.monotonic()
-    summary.stage = name
+    run.stage = name
     emit_stage(name, "started", **started_payload)
     counts: dict = {}
     try:
@@ -187,86 +269,8 @@ def _stage(summary: IngestSummary, name: str, **started_payload):
         error = f"{type(exc).__name__}: {exc}"
         emit_stage(name, "failed", error=error, duration_s=time.monotonic() - t0)
         raise
-    summary.stage_seconds[name] = time.monotonic() - t0
-    emit_stage(name, "completed", duration_s=summary.stage_seconds[name], **counts)
-
-
-def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) -> None:
-    logger = get_run_logger()
-    run_id = summary.run_id
-    files = expand_paths(paths)
-
-    # landing (Spark): hash, check and land every file not loaded yet
-    # Spark (and its JVM) lives for this stage only, started at the first file to land
-    with _stage(summary, "landing", files=len(files)) as counts, ExitStack() as spark_scope:
-        landed = []
-        spark = None
-        seen: dict[str, str] = {}
-        for path in files:
-            source, outcome = pipeline.prepare(conn, path, settings, run_id, seen)
-            if outcome is not None:
-                logger.warning("%s %s: %s", outcome.status, path, outcome.message)
-                summary.add(outcome)
-                continue
-            if spark is None:
-                spark = spark_scope.enter_context(
-                    spark_session(
-                        settings.spark_master,
-                        driver_memory=settings.spark_driver_memory,
-                        java_wrapper_dir=settings.data_dir / "java",
-                    )
-                )
-            result = land_task(conn, spark, source, settings, run_id)
-            if isinstance(result, pipeline.FileOutcome):
-                logger.warning("%s %s: %s", result.status, path, result.message)
-                summary.add(result)
-                continue
-            landed.append(result)
-        counts.update(
-            files=len(landed),
-            rows_read=sum(x.rows_read for x in landed),
-            rows_rejected=sum(x.rows_rejected for x in landed),
-        )
-
-    # load (COPY)
-    with _stage(summary, "load", files=len(landed)) as counts:
-        for landing in landed:
-            summary.add(load_task(conn, landing, settings, run_id))
-        if summary.rows_loaded:
-            # the first checks of the new rows plan on these statistics: without them a
-            # freshly COPYed raw.trips is estimated at a few hundred distinct trip ids, and
-            # the unique test's hash aggregate spilled for >10 min at 10M rows
-            analyze_raw(conn, settings.raw_schema)
-        counts.update(
-            files=summary.files_loaded,
-            rows_loaded=summary.rows_loaded,
-            rows_rejected=summary.rows_rejected,
-        )
-
-    # dbt build (fails the flow on any model or test failure)
-    if run_dbt:
-        with _stage(summary, "dbt_build") as counts:
-            result, summary.checks = _dbt_build(conn, settings, database_url)
-            summary.checked = _checked_through(conn, settings.raw_schema)
-            # statistics + visibility map for the marts' index-only scans (see db.py)
-            vacuum_analyze_schema(database_url, MARTS_SCHEMA)
-            summary.models_built = result.models_built
-            summary.tests_passed = result.tests_passed
-            summary.tests_failed = result.tests_failed
-            counts.update(
-                models_built=result.models_built,
-                tests_passed=result.tests_passed,
-                tests_failed=result.tests_failed,
-                checks=summary.checks,
-            )
-        if settings.raw_retention == "archive":
-            # the marts have the new batches and their tests passed: raw.trips lets them go
-            with _stage(summary, "archive") as counts:
-                archived = archive_modelled_batches(
-                    conn, raw=settings.raw_schema, marts=MARTS_SCHEMA
-                )
-                counts.update(batches_archived=archived.batches, rows_archived=archived.rows)
-    summary.duration_s = time.monotonic() - started
+    run.stage_seconds[name] = time.monotonic() - t0
+    emit_stage(name, "completed", duration_s=run.stage_seconds[name], **counts)
 
 
 if __name__ == "__main__":  # pragma: no cover

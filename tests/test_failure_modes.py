@@ -18,7 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from extract_load import ledger, pipeline
+from extract_load import ingest_file, ledger
+from extract_load.landing import Lake
+from extract_load.sources import SourceFile
 from tests.csvdata import HEADER, good_rows, write_csv
 
 pytestmark = pytest.mark.slow
@@ -212,19 +214,22 @@ def test_a_file_that_vanishes_or_cannot_be_read_by_spark_is_refused(spark, setti
     path = write_csv(tmp_path / "soon-gone.csv", good_rows(3))
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
-        source, outcome = pipeline.prepare(conn, path, settings, "run-1")
-        assert outcome is None
+        source = ingest_file.check(conn, path, raw="raw", run_id="run-1")
+        assert isinstance(source, SourceFile), source
         path.unlink()  # gone between the check and Spark
-        result = pipeline.land(conn, spark, source, settings, "run-1")
-        assert isinstance(result, pipeline.FileOutcome) and result.status == "refused"
+        result = ingest_file.land(
+            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
+            run_id="run-1",
+        )
+        assert isinstance(result, ingest_file.FileOutcome) and result.status == "refused"
         assert result.message == "vanished before Spark could read it"
         row = ledger.get_ingestion(conn, source.sha256)
         assert (row["status"], row["error"]) == ("refused", result.message)
         # gone before it could even be hashed: refused, keyed by its path
-        source, outcome = pipeline.prepare(conn, path, settings, "run-1")
-        assert source is None and outcome.status == "refused"
+        outcome = ingest_file.check(conn, path, raw="raw", run_id="run-1")
+        assert outcome.status == "refused"
         assert outcome.message == "vanished before it could be read (no such file)"
-        assert outcome.file_hash == pipeline.unreadable_key(path)
+        assert outcome.file_hash == ingest_file.unreadable_key(path)
         assert ledger.get_ingestion(conn, outcome.file_hash)["status"] == "refused"
         assert conn.execute("select count(*) from raw.trips").fetchone()[0] == 0
 

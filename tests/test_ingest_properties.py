@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from extract_load import ledger, pipeline
+from extract_load import ingest_file, ledger
+from extract_load.landing import Lake
+from extract_load.sources import SourceFile
 from extract_load.transforms import MAX_NAME_LENGTH, TRIP_YEAR_MAX, TRIP_YEAR_MIN
 
 pytestmark = pytest.mark.slow
@@ -79,7 +81,7 @@ def records(draw):
 
 
 def _forget(conn, file_hash: str) -> None:
-    pipeline._reset_partial_load(conn, file_hash, "raw")
+    ingest_file._reset_partial_load(conn, file_hash, "raw")
     conn.execute("delete from raw.ingestions where file_hash = %s", (file_hash,))
 
 
@@ -130,14 +132,20 @@ def test_every_record_is_loaded_as_written_or_quarantined(spark, settings, tmp_p
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
         _forget(conn, hashlib.sha256(data).hexdigest())  # hypothesis replays examples
-        source, outcome = pipeline.prepare(conn, path, settings, "prop")
+        source = outcome = ingest_file.check(conn, path, raw="raw", run_id="prop")
         if bad_line is not None:
             assert outcome.status == "refused"
             assert outcome.message == f"not UTF-8: byte 0xE3 at line {bad_line}, column 1"
             return
-        assert outcome is None, outcome
-        landing = pipeline.land(conn, spark, source, settings, "prop")
-        result = pipeline.load(conn, landing, settings, "prop")
+        assert isinstance(source, SourceFile), outcome
+        landing = ingest_file.land(
+            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
+            run_id="prop",
+        )
+        result = ingest_file.load(
+            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
+            run_id="prop",
+        )
         expected = [e for _, e in rows if e is not None]
         # read = accepted + rejected, and every record written was read
         assert result.rows_read == len(rows)

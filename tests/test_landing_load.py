@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from extract_load import ledger, pipeline
-from extract_load.landing import count_rows, land_file, parquet_files
-from extract_load.sources import describe
+from extract_load import ingest_file, ledger
+from extract_load.landing import Lake, count_rows, land_file, parquet_files
+from extract_load.sources import SourceFile, describe
 from tests.csvdata import BAD_ROWS, good_rows, write_csv
 
 
@@ -75,10 +75,16 @@ def test_ingest_then_reingest_changes_nothing(spark, settings, tmp_path):
     copy = write_csv(tmp_path / "in" / "same-content.csv", good_rows(40) + [BAD_ROWS["bad wkt"]])
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
-        source, outcome = pipeline.prepare(conn, path, settings, "run-1")
-        assert outcome is None
-        landing = pipeline.land(conn, spark, source, settings, "run-1")
-        result = pipeline.load(conn, landing, settings, "run-1")
+        source = ingest_file.check(conn, path, raw="raw", run_id="run-1")
+        assert isinstance(source, SourceFile), source
+        landing = ingest_file.land(
+            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
+            run_id="run-1",
+        )
+        result = ingest_file.load(
+            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
+            run_id="run-1",
+        )
         assert (result.rows_read, result.rows_rejected, result.rows_loaded) == (41, 1, 40)
         assert raw_counts(settings.database_url) == (40, 40, 1)
         # trip_id = batch_id << 32 | the row's number in its batch, 0 .. rows - 1
@@ -93,10 +99,13 @@ def test_ingest_then_reingest_changes_nothing(spark, settings, tmp_path):
         assert numbering == (True, True)
 
         for again in (path, copy):
-            _, outcome = pipeline.prepare(conn, again, settings, "run-2")
+            outcome = ingest_file.check(conn, again, raw="raw", run_id="run-2")
             assert outcome is not None and outcome.status == "skipped"
         # even a forced reload of the landed files adds nothing: batches are committed once
-        pipeline.load(conn, landing, settings, "run-3")
+        ingest_file.load(
+            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
+            run_id="run-3",
+        )
         assert raw_counts(settings.database_url) == (40, 40, 1)
         status = ledger.get_ingestion(conn, source.sha256)
         assert status["status"] == "loaded" and status["rows_loaded"] == 40
@@ -112,14 +121,20 @@ def test_the_lake_dir_setting_is_where_the_landing_writes_and_the_loader_reads(
     path = write_csv(tmp_path / "in" / "t.csv", good_rows(25) + [BAD_ROWS["bad wkt"]])
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
-        source, _ = pipeline.prepare(conn, path, settings, "run-1")
-        landing = pipeline.land(conn, spark, source, settings, "run-1")
+        source = ingest_file.check(conn, path, raw="raw", run_id="run-1")
+        landing = ingest_file.land(
+            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
+            run_id="run-1",
+        )
         assert landing.landed_dir.is_relative_to(lake / "landing" / "trips")
         assert landing.quarantine_dir.is_relative_to(lake / "quarantine" / "trips")
         assert count_rows(landing.landed_dir) == 25
         # nothing landed in the data dir, and the loader read the lake
         assert not (settings.data_dir / "landing").exists()
-        pipeline.load(conn, landing, settings, "run-1")
+        ingest_file.load(
+            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
+            run_id="run-1",
+        )
     assert raw_counts(settings.database_url) == (25, 25, 1)
 
 
@@ -135,8 +150,8 @@ def test_refused_files_are_recorded(settings, tmp_path, content, message):
     path.write_bytes(content)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
-        source, outcome = pipeline.prepare(conn, path, settings, "run-1")
-        assert source is None and outcome.status == "refused" and message in outcome.message
+        outcome = ingest_file.check(conn, path, raw="raw", run_id="run-1")
+        assert outcome.status == "refused" and message in outcome.message
         row = ledger.get_ingestion(conn, outcome.file_hash)
         assert row["status"] == "refused" and message in row["error"]
 
@@ -144,7 +159,7 @@ def test_refused_files_are_recorded(settings, tmp_path, content, message):
 KILLABLE_LOAD = """
 import sys, psycopg
 from dataclasses import replace
-from extract_load import pipeline
+from extract_load import ingest_file
 from extract_load.landing import LandingResult
 from extract_load.sources import describe
 from trips_warehouse.config import load_settings
@@ -153,7 +168,8 @@ settings = replace(load_settings(), database_url=sys.argv[1], data_dir=Path(sys.
 landing = LandingResult(describe(Path(sys.argv[3])), Path(sys.argv[4]), Path(sys.argv[5]),
                         int(sys.argv[6]), int(sys.argv[7]))
 with psycopg.connect(sys.argv[1], autocommit=True) as conn:
-    pipeline.load(conn, landing, settings, "killed-run")
+    ingest_file.load(conn, landing, raw=settings.raw_schema,
+                     batch_rows=settings.load_batch_rows, run_id="killed-run")
 """
 
 
@@ -166,8 +182,11 @@ def test_load_killed_midway_then_rerun_is_exact(spark, settings, tmp_path):
     url = settings.database_url
     with psycopg.connect(url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
-        source, _ = pipeline.prepare(conn, path, settings, "run-1")
-        landing = pipeline.land(conn, spark, source, settings, "run-1")
+        source = ingest_file.check(conn, path, raw="raw", run_id="run-1")
+        landing = ingest_file.land(
+            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
+            run_id="run-1",
+        )
         assert len(parquet_files(landing.landed_dir)) >= 168
 
         env = {**os.environ, "PYTHONPATH": os.getcwd()}
@@ -191,10 +210,16 @@ def test_load_killed_midway_then_rerun_is_exact(spark, settings, tmp_path):
         assert ledger.get_ingestion(conn, source.sha256)["status"] == "loading"
 
         # the re-run reuses the landed parquet and loads exactly the missing batches
-        source, outcome = pipeline.prepare(conn, path, settings, "run-2")
-        assert outcome is None
-        landing = pipeline.land(conn, spark, source, settings, "run-2")
-        result = pipeline.load(conn, landing, settings, "run-2")
+        source = ingest_file.check(conn, path, raw="raw", run_id="run-2")
+        assert isinstance(source, SourceFile), source
+        landing = ingest_file.land(
+            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
+            run_id="run-2",
+        )
+        result = ingest_file.load(
+            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
+            run_id="run-2",
+        )
         assert result.rows_loaded == 840
         assert raw_counts(url) == (840, 840, 0)
 
@@ -265,8 +290,8 @@ def test_a_signal_behind_a_spark_error_is_not_blamed_on_the_file():
             return exc
 
     terminated = Terminated()
-    assert pipeline.signal_behind(spark_error_while_handling(terminated)) is terminated
+    assert ingest_file.signal_behind(spark_error_while_handling(terminated)) is terminated
     wrapped = RuntimeError("landing failed")
     wrapped.__cause__ = spark_error_while_handling(KeyboardInterrupt())
-    assert isinstance(pipeline.signal_behind(wrapped), KeyboardInterrupt)
-    assert pipeline.signal_behind(ValueError("a bad file")) is None
+    assert isinstance(ingest_file.signal_behind(wrapped), KeyboardInterrupt)
+    assert ingest_file.signal_behind(ValueError("a bad file")) is None

@@ -21,8 +21,8 @@ def _pyproject() -> dict:
 def test_every_package_is_in_the_layers():
     config = _pyproject()
     shipped = {p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]}
-    contract = config["tool"]["importlinter"]["contracts"][0]
-    assert set(contract["layers"]) == shipped == set(config["tool"]["importlinter"]["root_packages"])
+    linter = config["tool"]["importlinter"]
+    assert set(linter["contracts"][0]["layers"]) == shipped == set(linter["root_packages"])
 
 
 def test_layers_import_downward_only():

@@ -69,8 +69,9 @@ def ingest_command(
     import psycopg
 
     from extract_load.sources import SourceError, expand_paths
-    from flows.ingest import IngestSummary, ingest_flow
+    from flows.ingest import ingest_flow
     from flows.server import ui_url_for, use_server
+    from flows.summary import IngestSummary
     from trips_warehouse.db import resolve_database_url
 
     settings = load_settings()

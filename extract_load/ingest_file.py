@@ -1,25 +1,25 @@
-"""Per-file ingestion service: hash -> ledger check -> land -> load -> mark loaded.
+"""One file's way through the ledger: check -> land (once) -> load -> marked loaded.
 
-Plain functions over a Spark session and a psycopg connection; the Prefect flow in
-``flows/ingest.py`` only sequences them. The ledger (``raw.ingestions``) gates what the marts
-see: dbt's intermediate layer (``int_files_loaded``) keeps only rows of files whose status is
-``loaded``, so a half-loaded file is invisible until a re-run completes it.
+Plain functions over a psycopg connection (and, for :func:`land`, a Spark session); the Prefect
+tasks in ``flows/ingest.py`` call them. Each step records its outcome in the ledger
+(``raw.ingestions``), which gates what the marts see: dbt's intermediate layer keeps only rows
+of files whose status is ``loaded``, so a half-loaded file is invisible until a re-run
+completes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
 from extract_load import ledger
-from extract_load.landing import LandingResult, count_rows, land_file, landed_paths
+from extract_load.landing import Lake, LandingResult, count_rows, land_file
 from extract_load.loader import REJECTED_TABLE, TRIPS_TABLE, load_landed, loaded_row_count
 from extract_load.sources import SourceError, SourceFile, inspect_source
-from trips_warehouse.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -42,78 +42,50 @@ class FileOutcome:
     message: str = ""
 
 
-@dataclass
-class Totals:
-    files: int = 0
-    files_loaded: int = 0
-    files_skipped: int = 0
-    files_refused: int = 0
-    rows_read: int = 0
-    rows_rejected: int = 0
-    rows_loaded: int = 0
-    rows_duplicate: int = 0
-    outcomes: list[FileOutcome] = field(default_factory=list)
-
-    def add(self, outcome: FileOutcome) -> None:
-        self.outcomes.append(outcome)
-        self.files += 1
-        self.rows_read += outcome.rows_read
-        self.rows_rejected += outcome.rows_rejected
-        self.rows_loaded += outcome.rows_loaded
-        self.rows_duplicate += outcome.rows_duplicate
-        if outcome.status == "loaded":
-            self.files_loaded += 1
-        elif outcome.status == "skipped":
-            self.files_skipped += 1
-        else:
-            self.files_refused += 1
-
-
 def unreadable_key(path: Path) -> str:
     """Ledger key of a file whose bytes could not be read (no content hash exists)."""
     return "unreadable:" + hashlib.sha256(str(path).encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def refuse(conn: psycopg.Connection, path: Path, reason: str, settings: Settings,
-           flow_run_id: str | None, *, file_hash: str | None = None,
+def refuse(conn: psycopg.Connection, path: Path, reason: str, *, raw: str,
+           run_id: str | None, file_hash: str | None = None,
            size_bytes: int | None = None) -> FileOutcome:
     """Record a file that cannot be ingested (ledger status ``refused``, the reason)."""
     key = file_hash or unreadable_key(path)
     with conn.transaction():
         ledger.upsert_ingestion(
-            conn, key, raw=settings.raw_schema, file_path=str(path),
+            conn, key, raw=raw, file_path=str(path),
             file_size_bytes=size_bytes or 0, status="refused", error=reason,
-            flow_run_id=flow_run_id,
+            flow_run_id=run_id,
         )
     return FileOutcome(str(path), key, "refused", message=reason)
 
 
-def prepare(conn: psycopg.Connection, path: Path, settings: Settings, flow_run_id: str | None,
-            seen: dict[str, str] | None = None):
-    """Hash and check one file. Returns (source, outcome): outcome set when nothing is to do.
+def check(conn: psycopg.Connection, path: Path, *, raw: str, run_id: str | None,
+          taken: dict[str, str] | None = None) -> SourceFile | FileOutcome:
+    """Hash and check one file: the source to land, or the outcome when there is nothing to do
+    (refused: unreadable or not a trips CSV; skipped: loaded before, or taken in this run).
 
-    ``seen``: content hash -> path of the files this run took already; the same content
+    ``taken``: content hash -> path of the files this run took already; the same content
     under a second name is skipped, so it is counted once.
     """
     try:
         source = inspect_source(path)
     except SourceError as exc:
-        return None, refuse(conn, path, str(exc), settings, flow_run_id,
-                            file_hash=exc.sha256, size_bytes=exc.size_bytes)
-    if seen is not None:
-        if source.sha256 in seen:
-            return source, FileOutcome(
-                str(path), source.sha256, "skipped",
-                message=f"same content as {seen[source.sha256]} (in this run)",
-            )
-        seen[source.sha256] = str(path)
-    current = ledger.get_ingestion(conn, source.sha256, settings.raw_schema)
+        return refuse(conn, path, str(exc), raw=raw, run_id=run_id,
+                      file_hash=exc.sha256, size_bytes=exc.size_bytes)
+    if taken and source.sha256 in taken:
+        return FileOutcome(
+            str(path), source.sha256, "skipped",
+            message=f"same content as {taken[source.sha256]} (in this run)",
+        )
+    current = ledger.get_ingestion(conn, source.sha256, raw)
     if current and current["status"] == "loaded":
-        return source, FileOutcome(
+        return FileOutcome(
             str(path), source.sha256, "skipped",
             message=f"already loaded from {current['file_path']} at {current['loaded_at']}",
         )
-    return source, None
+    return source
 
 
 def error_line(exc: BaseException) -> str:
@@ -157,7 +129,8 @@ def _reset_partial_load(conn: psycopg.Connection, file_hash: str, raw: str) -> N
 
 
 def land(
-    conn: psycopg.Connection, spark, source: SourceFile, settings: Settings, flow_run_id: str | None
+    conn: psycopg.Connection, spark, source: SourceFile, *, raw: str, lake: Lake,
+    run_id: str | None,
 ) -> LandingResult | FileOutcome:
     """Land a file unless an earlier run already landed it (its parquet is then reused).
 
@@ -165,11 +138,8 @@ def land(
     with the next file; interruptions (KeyboardInterrupt, Prefect's TerminationSignal) are
     not exceptions of the file and propagate.
     """
-    raw = settings.raw_schema
     current = ledger.get_ingestion(conn, source.sha256, raw)
-    landed_dir, quarantine_dir = landed_paths(
-        settings.landing_dir, settings.quarantine_dir, source
-    )
+    landed_dir, quarantine_dir = lake.paths(source)
     if (
         current
         and current["status"] in {"landed", "loading"}
@@ -188,23 +158,22 @@ def land(
         ledger.upsert_ingestion(
             conn, source.sha256, raw=raw, file_path=str(source.path),
             file_size_bytes=source.size_bytes, status="landing", error=None,
-            flow_run_id=flow_run_id,
+            flow_run_id=run_id,
         )
     try:
         result = land_file(
-            spark, source, settings.landing_dir, settings.quarantine_dir,
-            settings.max_records_per_parquet_file,
+            spark, source, lake.landing_dir, lake.quarantine_dir, lake.max_records_per_file
         )
     except FileNotFoundError:
-        return refuse(conn, source.path, "vanished before Spark could read it", settings,
-                      flow_run_id, file_hash=source.sha256, size_bytes=source.size_bytes)
+        return refuse(conn, source.path, "vanished before Spark could read it", raw=raw,
+                      run_id=run_id, file_hash=source.sha256, size_bytes=source.size_bytes)
     except Exception as exc:  # Spark could not read this file: refuse it, the run goes on
         interrupted = signal_behind(exc)
         if interrupted is not None:  # a signal stopped Spark mid-call: not the file's fault
             raise interrupted from exc
         log.debug("landing %s failed", source.path, exc_info=True)
         return refuse(conn, source.path, f"Spark could not read it: {error_line(exc)}",
-                      settings, flow_run_id, file_hash=source.sha256,
+                      raw=raw, run_id=run_id, file_hash=source.sha256,
                       size_bytes=source.size_bytes)
     with conn.transaction():
         ledger.update_ingestion(
@@ -216,14 +185,14 @@ def land(
 
 
 def load(
-    conn: psycopg.Connection, landing: LandingResult, settings: Settings, flow_run_id: str | None
+    conn: psycopg.Connection, landing: LandingResult, *, raw: str, batch_rows: int,
+    run_id: str | None,
 ) -> FileOutcome:
     """COPY a landed file into raw, reconcile the counts, then mark it loaded."""
-    raw = settings.raw_schema
     file_hash = landing.source.sha256
     with conn.transaction():
-        ledger.update_ingestion(conn, file_hash, raw=raw, status="loading", flow_run_id=flow_run_id)
-    load_landed(conn, landing, raw=raw, chunk_rows=settings.load_batch_rows)
+        ledger.update_ingestion(conn, file_hash, raw=raw, status="loading", flow_run_id=run_id)
+    load_landed(conn, landing, raw=raw, chunk_rows=batch_rows)
     loaded = loaded_row_count(conn, file_hash, TRIPS_TABLE, raw)
     quarantined = loaded_row_count(conn, file_hash, REJECTED_TABLE, raw)
     if (loaded, quarantined) != (landing.rows_accepted, landing.rows_rejected):

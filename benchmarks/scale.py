@@ -86,7 +86,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_weekly_average as bwa  # noqa: E402
 
-from extract_load.generate import HEADER  # noqa: E402
+from extract_load.input_csv import CSV_COLUMNS, DATETIME_FORMAT  # noqa: E402
 from trips_warehouse import analytics  # noqa: E402
 from trips_warehouse.config import PROJECT_ROOT, load_settings  # noqa: E402
 from trips_warehouse.db import with_database  # noqa: E402
@@ -95,7 +95,6 @@ log = logging.getLogger("scale")
 
 STAGES = ("generate", "ingest", "queries", "disk", "limits", "incremental")
 DEFAULT_STAGES = STAGES[:-1]
-CSV_COLUMNS = tuple(HEADER.split(","))
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SAMPLE_INTERVAL_S = 0.5
 GROUPS_ALL_EVERY = 10
@@ -526,7 +525,7 @@ def arrow_landing(csv_path: Path, out_dir: Path, max_rows_per_file: int) -> dict
         return [pc.cast(pc.struct_field(parts, k), pa.float64()) for k in ("lon", "lat")]
 
     def typed(batch):
-        when = pc.strptime(batch["datetime"], format="%Y-%m-%d %H:%M:%S", unit="us")
+        when = pc.strptime(batch["datetime"], format=DATETIME_FORMAT, unit="us")
         return pa.RecordBatch.from_arrays(
             [
                 batch["region"],

@@ -1,6 +1,6 @@
 """Deterministic synthetic trips in the input CSV format.
 
-The output looks like the files the pipeline ingests::
+The output looks like the files the pipeline ingests (columns: :mod:`extract_load.input_csv`)::
 
     region,origin_coord,destination_coord,datetime,datasource
     Prague,POINT (14.4973794438195 50.00136875782316),POINT (14.43109 50.04052),...
@@ -38,11 +38,11 @@ from typing import BinaryIO
 import numpy as np
 import pyarrow as pa
 
-HEADER = "region,origin_coord,destination_coord,datetime,datasource"
+from extract_load.input_csv import CSV_HEADER
+
 DEFAULT_CHUNK_SIZE = 200_000
 DEFAULT_START_DATE = date(2018, 5, 7)  # a Monday
 DEFAULT_WEEKS = 4
-DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 # Level 1: ~4x faster than the default 6 for ~17% more bytes; generation speed matters more.
 GZIP_LEVEL = 1
 
@@ -588,7 +588,7 @@ def iter_csv_chunks(
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
     if header:
-        yield 0, (HEADER + "\n").encode()
+        yield 0, (CSV_HEADER + "\n").encode()
     for index, lo in enumerate(range(0, rows, chunk_size)):
         n = min(chunk_size, rows - lo)
         rng = chunk_rng(seed, index)

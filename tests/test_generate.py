@@ -18,7 +18,6 @@ from extract_load.generate import (
     BAD_ROW_KINDS,
     DATASOURCES,
     DEFAULT_SPEC,
-    HEADER,
     bad_row_count,
     chunk_rng,
     format_chunk,
@@ -28,6 +27,7 @@ from extract_load.generate import (
     malform,
     write_csv,
 )
+from extract_load.input_csv import CSV_HEADER, DATETIME_FORMAT
 from trips_cli.main import main
 
 NUMBER = r"-?[0-9]{1,3}\.[0-9]+"
@@ -44,7 +44,7 @@ def generate_bytes(rows: int, seed: int = 0, **options) -> bytes:
 
 def rows_of(payload: bytes) -> list[list[str]]:
     lines = payload.decode().splitlines()
-    assert lines[0] == HEADER
+    assert lines[0] == CSV_HEADER
     return list(csv.reader(lines[1:]))
 
 
@@ -67,7 +67,7 @@ def problem(row: list[str], start: date, weeks: int) -> str | None:
     if not DATETIME.fullmatch(when):
         return "datetime format"
     try:
-        moment = datetime.strptime(when, "%Y-%m-%d %H:%M:%S")
+        moment = datetime.strptime(when, DATETIME_FORMAT)
     except ValueError:
         return "datetime value"
     if not 0 <= (moment.date() - start).days < weeks * 7:
@@ -185,7 +185,7 @@ def test_format_chunk_matches_the_drawn_values() -> None:
         assert float(o[2]) == pytest.approx(drawn["origin_lat"], abs=1e-12)
         assert float(d[1]) == pytest.approx(drawn["destination_lon"], abs=1e-12)
         assert float(d[2]) == pytest.approx(drawn["destination_lat"], abs=1e-12)
-        assert row[3] == drawn["datetime"].strftime("%Y-%m-%d %H:%M:%S")
+        assert row[3] == drawn["datetime"].strftime(DATETIME_FORMAT)
 
 
 def test_gzip_output_is_readable_and_deterministic(tmp_path: Path) -> None:

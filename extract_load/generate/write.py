@@ -29,7 +29,8 @@ from extract_load.generate.spec import DEFAULT_SPEC, Spec
 from extract_load.input_csv import CSV_HEADER
 
 DEFAULT_CHUNK_SIZE = 200_000
-# Level 1: ~4x faster than the default 6 for ~17% more bytes; generation speed matters more.
+# level 1, not the default 6: several times faster for a few more bytes, and generation speed
+# matters more here than file size (docs/performance.md#gzip-level)
 GZIP_LEVEL = 1
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-HEADER = ("region", "origin_coord", "destination_coord", "datetime", "datasource")
+from extract_load.input_csv import CSV_COLUMNS as HEADER
 
 
 def good_rows(n: int, *, region: str = "Prague", datasource: str = "funny_car", day: int = 1):

@@ -21,13 +21,14 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from extract_load import ingest_file, ledger
+from extract_load.input_csv import CSV_COLUMNS
 from extract_load.landing import Lake
 from extract_load.sources import SourceFile
 from extract_load.transforms import MAX_NAME_LENGTH, TRIP_YEAR_MAX, TRIP_YEAR_MIN
 
 pytestmark = pytest.mark.slow
 
-HEADER = ["region", "origin_coord", "destination_coord", "datetime", "datasource"]
+HEADER = list(CSV_COLUMNS)
 BAD_NAME_CHARS = {chr(c) for c in range(32)} | {"\x7f", "\ufffd"}
 
 name_chars = st.sampled_from([*"abcXYZ -_.'ü\u00e3é😀,\"", "\n", "\r", "\t", "\ufffd"])

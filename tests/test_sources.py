@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from extract_load.input_csv import CSV_HEADER
 from extract_load.sources import (
     SourceError,
     check_header,
@@ -20,7 +21,7 @@ from extract_load.sources import (
     inspect_source,
 )
 
-HEADER = "region,origin_coord,destination_coord,datetime,datasource\n"
+HEADER = CSV_HEADER + "\n"
 
 
 def test_expand_paths_files_folders_globs(tmp_path):

@@ -145,8 +145,9 @@ def vacuum_analyze_schema(url: str, schema: str) -> list[str]:
 
     dbt creates and appends to tables but never vacuums them: until autovacuum gets there the
     planner has no statistics and the visibility map is empty, so the index-only scans the
-    weekly-average functions rely on turn into heap fetches (measured at 10M trips: p95 3.3 s
-    before, 89 ms after). After an append VACUUM only visits the new pages, so this is cheap.
+    weekly-average functions rely on turn into heap fetches, far slower
+    (docs/performance.md#vacuum-analyze-after-each-build). After an append VACUUM only visits
+    the new pages, so this is cheap.
     """
     with connect(url, autocommit=True) as conn:
         tables = [

@@ -20,7 +20,7 @@ from trips_warehouse.db import with_database
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # one Prefect server, HTTP and SMTP receiver per session, shared by every module that asks
-pytest_plugins = ["tests.prefect_fixtures"]
+pytest_plugins = ["tests.integration.prefect_fixtures"]
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

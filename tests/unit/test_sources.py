@@ -191,7 +191,7 @@ def test_permission_denied_is_refused(tmp_path):
         if os.geteuid() == 0:  # root reads anything: check as nobody
             out = subprocess.run(
                 [sys.executable, "-c", PERMISSION_CHECK, str(path)], capture_output=True,
-                text=True, check=True, cwd=Path(__file__).parent.parent,
+                text=True, check=True, cwd=Path(__file__).parents[2],
             ).stdout
         else:
             with pytest.raises(SourceError) as info:

@@ -14,8 +14,8 @@ import pytest
 from prefect.events.schemas.events import Event
 
 from flows.watch import format_event, is_ingestion_event, is_terminal
-from tests.csvdata import good_rows, write_csv
-from tests.prefect_fixtures import run_name, stand_in_ingest
+from tests.integration.prefect_fixtures import run_name, stand_in_ingest
+from tests.support.csvdata import good_rows, write_csv
 from trips_warehouse.config import PROJECT_ROOT
 
 EXPECTED = [

@@ -16,7 +16,7 @@ import pytest
 from extract_load import ingest_file, ledger
 from extract_load.landing import Lake, count_rows, land_file, parquet_files
 from extract_load.sources import SourceFile, describe
-from tests.csvdata import BAD_ROWS, good_rows, write_csv
+from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
 
 
 def read_folder(folder) -> pa.Table:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 PREFECT_YAML = ROOT / "prefect.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"

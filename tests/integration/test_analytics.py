@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
 from tests.conftest import fresh_database
-from tests.test_dbt_project import add_batch, add_file, mark_loaded, trip_names
+from tests.integration.test_dbt_project import add_batch, add_file, mark_loaded, trip_names
 from trips_cli.main import main
 from trips_warehouse import analytics
 from trips_warehouse.config import Settings, load_settings
@@ -380,7 +380,7 @@ def test_analytics_marts_have_their_indexes(conn) -> None:
 
 
 def test_analyses_dir_is_the_dbt_projects() -> None:
-    assert Path(__file__).resolve().parents[1] / "dbt_project/analyses" == analytics.ANALYSES_DIR
+    assert Path(__file__).resolve().parents[2] / "dbt_project/analyses" == analytics.ANALYSES_DIR
 
 
 def test_sql_function_refuses_unknown_match(conn) -> None:

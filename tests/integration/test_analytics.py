@@ -25,8 +25,8 @@ from click.testing import CliRunner
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
-from tests.conftest import fresh_database
-from tests.integration.test_dbt_project import add_batch, add_file, mark_loaded, trip_names
+from tests.support.postgres import fresh_database
+from tests.support.warehouse import add_batch, add_file, mark_loaded, trip_names
 from trips_cli.main import main
 from trips_warehouse import analytics
 from trips_warehouse.config import Settings, load_settings

@@ -16,7 +16,7 @@ import pytest
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import DbtBuildFailed, dbt_build
-from tests.integration.test_dbt_project import (
+from tests.support.warehouse import (
     CORE,
     FIRST_FILE,
     OTHERS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,10 +65,25 @@ def test_land_file_variants_reconcile(spark, tmp_path, variant):
 
 
 def test_relanding_replaces_previous_output(spark, tmp_path):
-    src = describe(write_csv(tmp_path / "t.csv", good_rows(12)))
+    src = describe(write_csv(tmp_path / "t.csv", good_rows(12) + [BAD_ROWS["bad wkt"]]))
     first = land_file(spark, src, tmp_path / "l", tmp_path / "q", 5)
+    landed = read_folder(first.landed_dir).sort_by("trip_datetime")
+    # what an earlier landing of the same file may have left (killed half-way, or another
+    # partitioning): files this landing would not write itself
+    stale = [first.landed_dir / "trip_date=1999-01-01" / "part-stale.parquet",
+             first.quarantine_dir / "part-stale.parquet"]
+    stale[0].parent.mkdir()
+    shutil.copy(parquet_files(first.landed_dir)[0], stale[0])
+    shutil.copy(parquet_files(first.quarantine_dir)[0], stale[1])
+
     second = land_file(spark, src, tmp_path / "l", tmp_path / "q", 5)
-    assert count_rows(first.landed_dir) == count_rows(second.landed_dir) == 12
+    assert (second.landed_dir, second.quarantine_dir) == (first.landed_dir, first.quarantine_dir)
+    assert not any(path.exists() for path in stale)
+    assert (second.rows_accepted, second.rows_rejected) == (12, 1)
+    assert (count_rows(second.landed_dir), count_rows(second.quarantine_dir)) == (12, 1)
+    assert read_folder(second.landed_dir).sort_by("trip_datetime").equals(landed)
+    # and no scratch output of either run is left next to the landing
+    assert not any((tmp_path / "_scratch").iterdir())
 
 
 def test_ingest_then_reingest_changes_nothing(spark, settings, tmp_path):

@@ -81,6 +81,10 @@ def test_describe_hash_is_content_based(tmp_path):
     b.write_text(HEADER)
     assert describe(a).sha256 == describe(b).sha256
     assert describe(a).size_bytes == len(HEADER)
+    # the content's SHA-256 (not the name's or a constant): one byte more is another file
+    assert describe(a).sha256 == hashlib.sha256(HEADER.encode()).hexdigest()
+    b.write_text(HEADER + "\n")
+    assert describe(b).sha256 != describe(a).sha256
 
 
 def test_header_in_any_order_gives_the_file_order(tmp_path):

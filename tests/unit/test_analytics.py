@@ -4,18 +4,11 @@ tests/integration/test_analytics.py)."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from trips_warehouse import analytics
-from trips_warehouse.config import PROJECT_ROOT
-from trips_warehouse.db import dbt_env
 
 
 def test_a_box_parses_to_its_edges() -> None:
@@ -31,24 +24,10 @@ def test_bad_boxes_are_refused(text: str) -> None:
         analytics.BBox.parse(text)
 
 
-@pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The project as `dbt parse` reads it (parsing needs no database: the URL goes nowhere)."""
-    target = tmp_path_factory.mktemp("dbt-parse")
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "parse", "--quiet"],
-        env={**os.environ, **dbt_env("postgresql://nobody@127.0.0.1:9/none"),
-             "DBT_TARGET_PATH": str(target)},
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads((target / "manifest.json").read_text())
-
-
-def test_the_answers_are_the_dbt_projects_analyses_as_dbt_compiles_them(manifest: dict) -> None:
+def test_the_answers_are_the_dbt_projects_analyses_as_dbt_compiles_them(dbt_project) -> None:
     """render_analysis skips dbt (a plain Jinja render): it must read the file dbt reads as
     that analysis, and put each ref() where dbt builds the model."""
-    nodes = manifest["nodes"].values()
+    nodes = dbt_project.manifest["nodes"].values()
     analyses = {n["name"]: n for n in nodes if n["resource_type"] == "analysis"}
     relations = {  # '"db"."marts"."fct_trips"' -> marts.fct_trips (the connection's database)
         n["name"]: ".".join(part.strip('"') for part in n["relation_name"].split(".")[1:])

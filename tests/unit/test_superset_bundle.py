@@ -9,15 +9,11 @@ until the bundle follows.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import yaml
 
-from trips_warehouse.config import DBT_PROJECT_DIR, PROJECT_ROOT
-from trips_warehouse.db import dbt_env
+from trips_warehouse.config import DBT_PROJECT_DIR
 from trips_warehouse.superset import ASSETS_DIR, SUPERSET_DIR, reader_uri
 
 EXPOSURE = "trips_dashboard"
@@ -148,14 +144,9 @@ def test_native_filters_get_their_charts_in_scope() -> None:
     ] == [8, 10]
 
 
-def test_dbt_selects_what_the_exposure_reads(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "ls", "--select",
-         f"+exposure:{EXPOSURE}", "--resource-type", "model", "--output", "name", "--quiet"],
-        env={**os.environ, **dbt_env("postgresql://nobody@127.0.0.1:1/none"),
-             "DBT_TARGET_PATH": str(tmp_path)},
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
-    )
+def test_dbt_selects_what_the_exposure_reads(dbt_project) -> None:
+    result = dbt_project.run("ls", "--select", f"+exposure:{EXPOSURE}", "--resource-type",
+                             "model", "--output", "name", "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
     selected = set(result.stdout.split())
     assert {"agg_weekly_trips_by_region_datasource", "trip_groups", "fct_ingestions",

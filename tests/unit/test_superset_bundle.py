@@ -9,19 +9,12 @@ until the bundle follows.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import uuid
-from pathlib import Path
 
-import psycopg
-import pytest
 import yaml
 
-from trips_warehouse.config import DBT_PROJECT_DIR, PROJECT_ROOT
-from trips_warehouse.db import dbt_env
-from trips_warehouse.superset import ASSETS_DIR, SUPERSET_DIR, ensure_reader_role, reader_uri
+from trips_warehouse.config import DBT_PROJECT_DIR
+from trips_warehouse.superset import ASSETS_DIR, SUPERSET_DIR, reader_uri
 
 EXPOSURE = "trips_dashboard"
 # Superset's column types (as the bundle spells them) for the contracts' data types
@@ -151,48 +144,14 @@ def test_native_filters_get_their_charts_in_scope() -> None:
     ] == [8, 10]
 
 
-def test_dbt_selects_what_the_exposure_reads(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "ls", "--select",
-         f"+exposure:{EXPOSURE}", "--resource-type", "model", "--output", "name", "--quiet"],
-        env={**os.environ, **dbt_env("postgresql://nobody@127.0.0.1:1/none"),
-             "DBT_TARGET_PATH": str(tmp_path)},
-        cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
-    )
+def test_dbt_selects_what_the_exposure_reads(dbt_project) -> None:
+    result = dbt_project.run("ls", "--select", f"+exposure:{EXPOSURE}", "--resource-type",
+                             "model", "--output", "name", "--quiet")
     assert result.returncode == 0, result.stdout + result.stderr
     selected = set(result.stdout.split())
     assert {"agg_weekly_trips_by_region_datasource", "trip_groups", "fct_ingestions",
             "fct_trips", "stg_trips__trips"} <= selected
     assert "agg_weekly_trips_by_od_cell" not in selected  # not read by the dashboard
-
-
-@pytest.fixture
-def reader(pg_url: str, admin_url: str):
-    role = f"trips_reader_test_{uuid.uuid4().hex[:8]}"
-    yield role
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(f'drop owned by "{role}"')
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'drop role if exists "{role}"')
-
-
-def test_reader_role_reads_marts_only_and_cannot_write(pg_url: str, reader: str) -> None:
-    with psycopg.connect(pg_url, autocommit=True) as owner:
-        owner.execute("create schema raw")
-        owner.execute("create table raw.secret as select 1 as x")
-    ensure_reader_role(pg_url, reader, "pw-1")
-    ensure_reader_role(pg_url, reader, "pw-2")  # idempotent; the password follows
-    with psycopg.connect(pg_url, autocommit=True) as owner:
-        # created after the grants, as a later dbt build does: default privileges cover it
-        owner.execute("create table marts.built_later as select 42 as answer")
-    url = reader_uri(pg_url, reader, "pw-2").replace("postgresql+psycopg2://", "postgresql://")
-    with psycopg.connect(url, autocommit=True) as conn:
-        assert conn.execute("select answer from marts.built_later").fetchone() == (42,)
-        assert conn.execute("show default_transaction_read_only").fetchone() == ("on",)
-        for statement in ("select * from raw.secret", "create table marts.x (y int)",
-                          "delete from marts.built_later"):
-            with pytest.raises(psycopg.Error):
-                conn.execute(statement)
 
 
 def test_reader_uri_for_tcp_and_the_embedded_socket() -> None:

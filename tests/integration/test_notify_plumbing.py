@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from flows.automations import NAME_PREFIX, apply
-from tests.prefect_fixtures import (
+from tests.integration.prefect_fixtures import (
     about_run,
     closed_port,
     read_events,

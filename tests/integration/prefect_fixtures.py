@@ -1,6 +1,6 @@
 """Session fixtures for the notification tests: a real Prefect server and loopback receivers.
 
-Registered for every test module by ``tests/conftest.py`` (``pytest_plugins``).
+Imported by ``tests/integration/conftest.py``, so every integration test module can ask for them.
 
 * ``prefect_server``: ``python -m flows.server`` (the same launcher as ``trips server start``) on
   a free loopback port with PREFECT_HOME and SQLite in a tmp dir; PREFECT_API_URL is set for this

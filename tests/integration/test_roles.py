@@ -13,14 +13,14 @@ from urllib.parse import urlparse, urlunparse
 import psycopg
 import pytest
 
-from tests.csvdata import good_rows, write_csv
+from tests.support.csvdata import good_rows, write_csv
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("psql") is None, reason="needs the psql client"),
 ]
 
-ROLES_SQL = Path(__file__).resolve().parent.parent / "docker" / "postgres" / "trips-roles.psql"
+ROLES_SQL = Path(__file__).resolve().parents[2] / "docker" / "postgres" / "trips-roles.psql"
 
 
 def _as_user(url: str, user: str, password: str) -> str:

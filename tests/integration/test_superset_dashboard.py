@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from flows.ingest import ingest_flow
-from tests.prefect_fixtures import free_port
+from tests.integration.prefect_fixtures import free_port
 from trips_cli.main import main
 from trips_warehouse import superset
 from trips_warehouse.config import PROJECT_ROOT, load_settings

@@ -81,6 +81,10 @@ def test_describe_hash_is_content_based(tmp_path):
     b.write_text(HEADER)
     assert describe(a).sha256 == describe(b).sha256
     assert describe(a).size_bytes == len(HEADER)
+    # the content's SHA-256 (not the name's or a constant): one byte more is another file
+    assert describe(a).sha256 == hashlib.sha256(HEADER.encode()).hexdigest()
+    b.write_text(HEADER + "\n")
+    assert describe(b).sha256 != describe(a).sha256
 
 
 def test_header_in_any_order_gives_the_file_order(tmp_path):
@@ -191,7 +195,7 @@ def test_permission_denied_is_refused(tmp_path):
         if os.geteuid() == 0:  # root reads anything: check as nobody
             out = subprocess.run(
                 [sys.executable, "-c", PERMISSION_CHECK, str(path)], capture_output=True,
-                text=True, check=True, cwd=Path(__file__).parent.parent,
+                text=True, check=True, cwd=Path(__file__).parents[2],
             ).stdout
         else:
             with pytest.raises(SourceError) as info:

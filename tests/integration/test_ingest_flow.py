@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from flows.dbt_build import dbt_build_flow
 from flows.ingest import ingest_flow
-from tests.csvdata import BAD_ROWS, good_rows, write_csv
+from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
 from trips_cli.main import main
 
 pytestmark = pytest.mark.slow

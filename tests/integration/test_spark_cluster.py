@@ -23,7 +23,7 @@ import pytest
 
 from extract_load.cluster import Cluster, executors_by_worker, master_state, stop
 from extract_load.landing import parquet_files
-from tests.conftest import fresh_database
+from tests.support.postgres import fresh_database
 from trips_warehouse.config import PROJECT_ROOT
 from trips_warehouse.processes import is_alive
 

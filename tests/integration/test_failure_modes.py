@@ -21,11 +21,11 @@ import pytest
 from extract_load import ingest_file, ledger
 from extract_load.landing import Lake
 from extract_load.sources import SourceFile
-from tests.csvdata import HEADER, good_rows, write_csv
+from tests.support.csvdata import HEADER, good_rows, write_csv
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 P = "POINT (14.4 50.0)"
 ODD_NAME = "odd : ? [x] * sp ace %41 ü.csv"
 

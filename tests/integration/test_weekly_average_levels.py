@@ -24,8 +24,8 @@ import pytest
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
-from tests.conftest import fresh_database
-from tests.test_dbt_project import add_file
+from tests.support.postgres import fresh_database
+from tests.support.warehouse import add_file
 from trips_warehouse import analytics
 from trips_warehouse.config import load_settings
 

@@ -25,8 +25,8 @@ from click.testing import CliRunner
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import dbt_build
-from tests.conftest import fresh_database
-from tests.test_dbt_project import add_batch, add_file, mark_loaded, trip_names
+from tests.support.postgres import fresh_database
+from tests.support.warehouse import add_batch, add_file, mark_loaded, trip_names
 from trips_cli.main import main
 from trips_warehouse import analytics
 from trips_warehouse.config import Settings, load_settings
@@ -265,15 +265,6 @@ def test_unknown_region_suggests_close_names(conn) -> None:
         analytics.weekly_average(conn, region="Turn")
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["7.7,45,7.6,45.1", "7.6,45.1,7.7,45", "7.6,45,190,45.1", "7.6,-91,7.7,45", "1,2,3", "a,b,c,d"],
-)
-def test_bad_boxes_are_refused(text: str) -> None:
-    with pytest.raises(analytics.AnalyticsInputError):
-        analytics.BBox.parse(text)
-
-
 # --- commands ---------------------------------------------------------------------------------
 
 
@@ -377,10 +368,6 @@ def test_analytics_marts_have_their_indexes(conn) -> None:
         assert f"agg_weekly_trips_by_{end}_cell_l1__key_idx" in names
         assert f"agg_weekly_trips_by_{end}_cell_l1__yx_idx" in names
         assert f"fct_trips__{end}_cell_l1_idx" in names
-
-
-def test_analyses_dir_is_the_dbt_projects() -> None:
-    assert Path(__file__).resolve().parents[1] / "dbt_project/analyses" == analytics.ANALYSES_DIR
 
 
 def test_sql_function_refuses_unknown_match(conn) -> None:

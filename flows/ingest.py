@@ -47,8 +47,6 @@ class IngestSummary(pipeline.Totals):
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # which rows the dbt tests read: "new" (since the last successful checks) or "all"
     checks: str = ""
-    # after a passing dbt build: how far its checks reached (raw.ingestion_runs columns)
-    checked: dict = field(default_factory=dict)
     # the stage running now (named in the error of an interrupted run)
     stage: str = ""
 
@@ -84,29 +82,19 @@ def load_task(conn, landing, settings: Settings, run_id: str):
     return pipeline.load(conn, landing, settings, run_id)
 
 
-def _dbt_build(conn, settings: Settings, database_url: str):
-    """``dbt build``; returns (result, "new" | "all": the rows its tests read).
+def _dbt_build(settings: Settings, database_url: str):
+    """``dbt build`` with var ``checks`` = TRIPS_DBT_CHECKS; returns (result, checks).
 
-    With TRIPS_DBT_CHECKS=new (the default) and an earlier run whose checks passed, the tests
-    read only the rows since then and the full-table ``nightly`` tests are left to the nightly
-    build (dbt_project/macros/checks_scope.sql); otherwise every test reads every row.
+    ``new`` (the default): the tests read only the rows since the last passing checks, which
+    dbt records itself, and the full-table ``nightly`` tests are left to the nightly build
+    (selector ``ingestion_checks``); ``all``: every test on every row. The one owner of the
+    scope: dbt_project/macros/checks_scope.sql.
     """
     from flows.dbt_build import dbt_build
 
-    since = ledger.last_checked(conn, settings.raw_schema) if settings.dbt_checks == "new" else None
-    if since is None:
-        return dbt_build(settings, database_url), "all"
-    return dbt_build(settings, database_url, exclude="tag:nightly", dbt_vars=since), "new"
-
-
-def _checked_through(conn, raw: str) -> dict:
-    """What a passing build has checked: the fact through its newest file, raw through its
-    newest batch (runs are serialised, so nothing arrived in between)."""
-    loaded_at, batch_id = conn.execute(
-        f"select (select max(loaded_at) from {MARTS_SCHEMA}.fct_trips),"
-        f" (select max(batch_id) from {raw}.load_batches)"
-    ).fetchone()
-    return {"checked_loaded_at": loaded_at, "checked_batch_id": batch_id}
+    checks = settings.dbt_checks
+    selector = "ingestion_checks" if checks == "new" else None
+    return dbt_build(settings, database_url, selector=selector, dbt_vars={"checks": checks}), checks
 
 
 def _run_id() -> str:
@@ -169,7 +157,6 @@ def _ledger_counts(summary: IngestSummary) -> dict:
     counts["files_total"] = counts.pop("files")
     for key in ("run_id", "stage_seconds", "checks"):
         counts.pop(key)
-    counts.update(counts.pop("checked"))
     return counts
 
 
@@ -246,8 +233,7 @@ def _run_stages(conn, settings, database_url, paths, summary, run_dbt, started) 
     # dbt build (fails the flow on any model or test failure)
     if run_dbt:
         with _stage(summary, "dbt_build") as counts:
-            result, summary.checks = _dbt_build(conn, settings, database_url)
-            summary.checked = _checked_through(conn, settings.raw_schema)
+            result, summary.checks = _dbt_build(settings, database_url)
             # statistics + visibility map for the marts' index-only scans (see db.py)
             vacuum_analyze_schema(database_url, MARTS_SCHEMA)
             summary.models_built = result.models_built

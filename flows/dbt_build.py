@@ -243,16 +243,22 @@ def dbt_build(
     select: list[str] | str | None = None,
     *,
     exclude: list[str] | str | None = None,
+    selector: str | None = None,
     full_refresh: bool = False,
     target_path: Path | None = None,
     dbt_vars: dict[str, Any] | None = None,
 ) -> DbtRunResult:
-    """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure."""
+    """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure.
+
+    ``selector`` names one of dbt_project/selectors.yml (dbt then ignores select/exclude).
+    """
     args = ["build"]
     if select:
         args += ["--select", *([select] if isinstance(select, str) else select)]
     if exclude:
         args += ["--exclude", *([exclude] if isinstance(exclude, str) else exclude)]
+    if selector:
+        args += ["--selector", selector]
     if full_refresh:
         args.append("--full-refresh")
     return run_dbt(
@@ -283,12 +289,14 @@ def dbt_build_flow(select: list[str] | None = None, full_refresh: bool = False) 
     The nightly deployment (prefect.yaml): the ingest flow's own builds test only the rows
     since their last passing checks (dbt_project/macros/checks_scope.sql), so this is what
     catches a defect in older rows. It waits for the pipeline lock, so it never runs beside
-    an ingestion, and fails (automation ``checks-failed``) on any failing model or test.
+    an ingestion, and fails (automation ``checks-failed``) on any failing model or test;
+    when it passes, dbt records the watermark (var ``checks``: a pipeline run).
     """
     settings = load_settings()
     url = resolve_database_url(settings)
     with psycopg.connect(url, autocommit=True) as conn, pipeline_lock(conn):
-        result = dbt_build(settings, url, select=select, full_refresh=full_refresh)
+        result = dbt_build(settings, url, select=select, full_refresh=full_refresh,
+                           dbt_vars={"checks": "all"})
         vacuum_analyze_schema(url, MARTS_SCHEMA)
     print(result.summary())
     return {

@@ -88,40 +88,27 @@ def _spark(settings: Settings):
                          java_wrapper_dir=settings.data_dir / "java")
 
 
-def build_marts(settings: Settings, database_url: str) -> tuple[BuildCounts, dict]:
+def build_marts(settings: Settings, database_url: str) -> BuildCounts:
     """``dbt build`` of what the new rows reach, then statistics for the marts' index-only
-    scans (see db.py); returns its counts and how far its checks reached."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        result, checks = _dbt_build(conn, settings, database_url)
-        checked = _checked_through(conn, settings.raw_schema)
+    scans (see db.py)."""
+    result, checks = _dbt_build(settings, database_url)
     vacuum_analyze_schema(database_url, MARTS_SCHEMA)
-    counts = BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks)
-    return counts, checked
+    return BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks)
 
 
-def _dbt_build(conn, settings: Settings, database_url: str):
-    """``dbt build``; returns (result, "new" | "all": the rows its tests read).
+def _dbt_build(settings: Settings, database_url: str):
+    """``dbt build`` with var ``checks`` = TRIPS_DBT_CHECKS; returns (result, checks).
 
-    With TRIPS_DBT_CHECKS=new (the default) and an earlier run whose checks passed, the tests
-    read only the rows since then and the full-table ``nightly`` tests are left to the nightly
-    build (dbt_project/macros/checks_scope.sql); otherwise every test reads every row.
+    ``new`` (the default): the tests read only the rows since the last passing checks, which
+    dbt records itself, and the full-table ``nightly`` tests are left to the nightly build
+    (selector ``ingestion_checks``); ``all``: every test on every row. The one owner of the
+    scope: dbt_project/macros/checks_scope.sql.
     """
     from flows.dbt_build import dbt_build
 
-    since = ledger.last_checked(conn, settings.raw_schema) if settings.dbt_checks == "new" else None
-    if since is None:
-        return dbt_build(settings, database_url), "all"
-    return dbt_build(settings, database_url, exclude="tag:nightly", dbt_vars=since), "new"
-
-
-def _checked_through(conn, raw: str) -> dict:
-    """What a passing build has checked: the fact through its newest file, raw through its
-    newest batch (runs are serialised, so nothing arrived in between)."""
-    loaded_at, batch_id = conn.execute(
-        f"select (select max(loaded_at) from {MARTS_SCHEMA}.fct_trips),"
-        f" (select max(batch_id) from {raw}.load_batches)"
-    ).fetchone()
-    return {"checked_loaded_at": loaded_at, "checked_batch_id": batch_id}
+    checks = settings.dbt_checks
+    selector = "ingestion_checks" if checks == "new" else None
+    return dbt_build(settings, database_url, selector=selector, dbt_vars={"checks": checks}), checks
 
 
 def _run_id() -> str:
@@ -136,13 +123,12 @@ class _Run:
     started: float = field(default_factory=time.monotonic)
     outcomes: list[FileOutcome] = field(default_factory=list)
     build: BuildCounts | None = None
-    checked: dict = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     stage: str = ""  # the stage running now (named in the error of an interrupted run)
 
     def summary(self) -> IngestSummary:
         return summarise(self.id, self.outcomes, self.build, stage_seconds=self.stage_seconds,
-                         duration_s=time.monotonic() - self.started, checked=self.checked)
+                         duration_s=time.monotonic() - self.started)
 
 
 @flow(name=FLOW_NAME, log_prints=True)
@@ -165,7 +151,7 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
                           rows_rejected=sum(o.rows_rejected for o in loaded))
         if run_dbt:
             with _stage(run, "dbt_build") as counts:
-                run.build, run.checked = build_marts(settings, resolve_database_url(settings))
+                run.build = build_marts(settings, resolve_database_url(settings))
                 counts.update(models_built=run.build.models_built, checks=run.build.checks,
                               tests_passed=run.build.tests_passed,
                               tests_failed=run.build.tests_failed)

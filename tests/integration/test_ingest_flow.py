@@ -129,6 +129,14 @@ def _add_blank_datasource_trip(url: str, *, new_batch: bool) -> None:
         )
 
 
+def _watermarks(url: str) -> list[tuple]:
+    """(checks, checked batch id) of each passing build dbt recorded (macros/checks_scope.sql)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select checks, checked_batch_id from dbt_meta.checks_watermark order by recorded_at"
+        ).fetchall()
+
+
 def test_checks_of_new_rows_per_ingestion_and_of_all_rows_nightly(
     pipeline_env, tmp_path, monkeypatch
 ):
@@ -139,12 +147,13 @@ def test_checks_of_new_rows_per_ingestion_and_of_all_rows_nightly(
 
     first = ingest_flow([str(write_csv(tmp_path / "a.csv", good_rows(5)))], return_state=True)
     assert first.is_completed(), first.message
-    assert first.result().checks == "all"  # no passing checks yet: every row
-    with psycopg.connect(url) as conn:
-        checked = conn.execute(
-            "select checked_loaded_at is not null, checked_batch_id from raw.ingestion_runs"
-        ).fetchall()
-    assert checked == [(True, 1)]
+    # no passing checks yet: every row; dbt records how far they reached
+    assert first.result().checks == "new" and "(new rows)" in first.message
+    assert _watermarks(url) == [("new", 1)]
+    # the nightly build runs the full-table tests the ingestions leave out, passes, records
+    nightly = dbt_build_flow()
+    assert nightly["tests_passed"] > first.result().tests_passed
+    assert _watermarks(url) == [("new", 1), ("all", 1)]
 
     # an old row goes bad: the next ingestion's checks read only its own rows ...
     _add_blank_datasource_trip(url, new_batch=False)
@@ -152,7 +161,7 @@ def test_checks_of_new_rows_per_ingestion_and_of_all_rows_nightly(
                          return_state=True)
     assert second.is_completed(), second.message
     assert second.result().checks == "new" and "(new rows)" in second.message
-    assert second.result().tests_passed < first.result().tests_passed  # nightly tests left out
+    assert _watermarks(url)[-1] == ("new", 2)
     # ... and the nightly build, which reads every row, fails naming the test
     nightly = dbt_build_flow(return_state=True)
     assert nightly.is_failed()
@@ -169,6 +178,7 @@ def test_checks_of_new_rows_per_ingestion_and_of_all_rows_nightly(
     fourth = ingest_flow([str(write_csv(tmp_path / "d.csv", good_rows(5, day=4)))],
                          return_state=True)
     assert fourth.is_failed() and blank_datasource_test in fourth.message
+    assert _watermarks(url)[-1] == ("new", 2)  # failed builds record nothing
     # the files were loaded, but a failing staging test stops dbt before the marts; the
     # ledger counts 21 committed rows, raw.trips holds 22 (one slipped into an old batch)
     assert counts(url) == {"raw": 21, "rejected": 0, "fct": 10, "grouped": 10}

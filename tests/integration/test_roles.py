@@ -75,9 +75,11 @@ def test_the_pipeline_runs_as_its_role_and_the_reader_cannot_write(
             " where rolname = current_user").fetchone()
         owners = dict(conn.execute(
             "select nspname, pg_get_userbyid(nspowner) from pg_namespace"
-            " where nspname in ('raw', 'staging', 'intermediate', 'marts')").fetchall())
+            " where nspname in ('raw', 'staging', 'intermediate', 'marts', 'dbt_meta')"
+        ).fetchall())
     assert (is_super, can_create_role, can_create_db) == (False, False, False)
-    assert owners == dict.fromkeys(("raw", "staging", "intermediate", "marts"),
+    # dbt_meta: dbt's checks watermark, recorded by the passing build
+    assert owners == dict.fromkeys(("raw", "staging", "intermediate", "marts", "dbt_meta"),
                                    roles["pipeline"])
 
     with psycopg.connect(roles["reader_url"], autocommit=True) as conn:
@@ -100,6 +102,7 @@ def test_the_pipeline_runs_as_its_role_and_the_reader_cannot_write(
             "create schema mine",
             "select count(*) from raw.trips",
             "select count(*) from raw.ingestions",
+            "select count(*) from dbt_meta.checks_watermark",
             "insert into raw.ingestions (file_hash, file_path, file_size_bytes, status)"
             " values ('x', 'x', 0, 'loaded')",
         ):

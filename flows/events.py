@@ -117,8 +117,8 @@ def _log_stage(stage: str, status: str, payload: dict[str, Any]) -> None:
         run_logger = get_run_logger()
     except MissingContextError:  # a run id from the environment, no run context
         return
-    run_logger.log(
-        logging.WARNING if status == "failed" else logging.INFO,
+    # INFO even when failed: the flow run's own error says it (once) at ERROR
+    run_logger.info(
         stage_message(stage, status, payload),
         extra={STAGE_RECORD_ATTR: {"stage": stage, "status": status, **payload}},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -84,7 +85,7 @@ def ingest_command(
     from flows.server import ui_url_for, use_server
     from flows.summary import IngestSummary
     from trips_cli.main import database_error_in
-    from trips_cli.output import stage_display
+    from trips_cli.output import stage_display, stdout_kept_for_the_result
     from trips_warehouse.db import resolve_database_url
     from trips_warehouse.lock import pipeline_lock_free
 
@@ -96,8 +97,12 @@ def ingest_command(
         if not pipeline_lock_free(conn):
             click.echo("waiting for the pipeline lock: another ingestion, nightly build or "
                        "raw archive/replay is running", err=True)
+    if not use_local_server:
+        # Prefect's ephemeral API server gets 20 s to start by default, which a busy machine
+        # overran (a traceback); an explicit setting wins
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     server = use_server(settings) if use_local_server else contextlib.nullcontext(None)
-    with server as api_url:
+    with stdout_kept_for_the_result(), server as api_url:
         def run_url(run_id: str) -> str:
             return f"{ui_url_for(api_url)}/runs/flow-run/{run_id}"
 

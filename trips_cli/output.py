@@ -157,14 +157,16 @@ class StageDisplay(logging.Handler):
         stage, status = event.get("stage", "?"), event.get("status", "?")
         counts = describe_counts(event)
         if status == "started":
-            self.current = (stage, counts, time.monotonic())
+            with TERMINAL.lock:
+                self.current = (stage, counts, time.monotonic())
             if TERMINAL.live:
                 self._start_ticker()
             else:
                 TERMINAL.line(f"{stage:<12} started{f': {counts}' if counts else ''}")
             return
-        self.current = None
-        TERMINAL.set_status(None)
+        with TERMINAL.lock:  # no tick redraws the stage once it ended
+            self.current = None
+            TERMINAL.set_status(None)
         seconds = float(event.get("duration_s") or 0.0)
         if status == "failed":
             error = str(event.get("error") or "").splitlines()
@@ -182,11 +184,11 @@ class StageDisplay(logging.Handler):
             self._ticker.start()
 
     def _tick(self) -> None:
-        current = self.current
-        if current is not None:
-            stage, counts, started = current
-            TERMINAL.set_status(f"{stage:<12} {time.monotonic() - started:5.0f}s"
-                                f"{f'  {counts}' if counts else ''}")
+        with TERMINAL.lock:
+            if self.current is not None:
+                stage, counts, started = self.current
+                TERMINAL.set_status(f"{stage:<12} {time.monotonic() - started:5.0f}s"
+                                    f"{f'  {counts}' if counts else ''}")
 
     def _run_ticker(self) -> None:
         while not self._stop.wait(0.5):
@@ -198,6 +200,27 @@ class StageDisplay(logging.Handler):
             self._ticker.join(timeout=2)
         TERMINAL.set_status(None)
         super().close()
+
+
+@contextmanager
+def stdout_kept_for_the_result() -> Iterator[None]:
+    """Point file descriptor 1 at stderr for the block, so that only the result reaches
+    stdout: what child processes started here write to their stdout (Prefect's ephemeral API
+    server, Spark's JVM) and any stray print. They keep stderr as their stdout after the
+    block; ``sys.stdout`` is stdout again."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no stdout to keep
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextmanager

@@ -77,6 +77,11 @@ def ingest_command(
     except SourceError as exc:
         raise click.UsageError(str(exc)) from None
 
+    if not use_local_server:
+        # Prefect's ephemeral API server gets 20 s to start by default, which a busy machine
+        # overran (a traceback); an explicit setting wins. Before Prefect reads its settings.
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
     import contextlib
 
     import psycopg
@@ -97,10 +102,6 @@ def ingest_command(
         if not pipeline_lock_free(conn):
             click.echo("waiting for the pipeline lock: another ingestion, nightly build or "
                        "raw archive/replay is running", err=True)
-    if not use_local_server:
-        # Prefect's ephemeral API server gets 20 s to start by default, which a busy machine
-        # overran (a traceback); an explicit setting wins
-        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     server = use_server(settings) if use_local_server else contextlib.nullcontext(None)
     with stdout_kept_for_the_result(), server as api_url:
         def run_url(run_id: str) -> str:

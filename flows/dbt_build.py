@@ -8,6 +8,11 @@ folders from :mod:`trips_warehouse.config`.
   test and unit test shows up as its own Prefect task.
 * Outside Prefect it uses ``dbt.cli.main.dbtRunner`` directly.
 
+dbt's console log is a log, so it never goes to stdout (which carries a command's result, e.g.
+``trips ingest --json``): inside a run it goes to the run logger (the Prefect UI, and stderr
+through the logging handlers), outside to stderr. It has colours only when stderr is a terminal
+and NO_COLOR is unset; never inside a run (the UI shows escape codes as text) nor in dbt.log.
+
 Either way a failed model or test raises :class:`DbtBuildFailed` naming the failed nodes. The
 runner's own ``raise_on_failure`` is turned off only so that *we* can build one typed result and
 one exception for both paths; the result is always inspected (unlike Prefect's dbt example,
@@ -19,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +40,7 @@ from trips_warehouse.config import (
     DBT_PROJECT_DIR,
     MARTS_SCHEMA,
     Settings,
+    color_wanted,
     load_settings,
 )
 from trips_warehouse.db import dbt_env, resolve_database_url, vacuum_analyze_schema
@@ -108,13 +115,10 @@ def _command_name(args: list[str]) -> str:
     return " ".join(words[:1])
 
 
-def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
-    """--project-dir / --profiles-dir / --target-path, only where the command accepts them."""
+def _accepted(command: str, wanted: dict[str, str]) -> dict[str, str]:
+    """The options of ``wanted`` that the dbt command accepts (all when it is unknown)."""
     from dbt.cli.main import cli
 
-    wanted = {"project_dir": str(DBT_PROJECT_DIR), "profiles_dir": str(DBT_PROFILES_DIR)}
-    if target_path is not None:
-        wanted["target_path"] = str(target_path)
     words = command.split()
     click_command = cli.commands.get(words[0]) if words else None
     if click_command is not None and len(words) > 1:
@@ -123,6 +127,23 @@ def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
         return wanted
     params = {p.name for p in click_command.params}
     return {k: v for k, v in wanted.items() if k in params}
+
+
+def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
+    """--project-dir / --profiles-dir / --target-path, only where the command accepts them."""
+    wanted = {"project_dir": str(DBT_PROJECT_DIR), "profiles_dir": str(DBT_PROFILES_DIR)}
+    if target_path is not None:
+        wanted["target_path"] = str(target_path)
+    return _accepted(command, wanted)
+
+
+def _color_flags(command: str, colors: bool) -> list[str]:
+    """``--no-use-colors`` unless ``colors``; ``--no-use-colors-file`` always (dbt.log is a
+    file: dbt colours it by default)."""
+    wanted = {"use_colors_file": "--no-use-colors-file"}
+    if not colors:
+        wanted["use_colors"] = "--no-use-colors"
+    return list(_accepted(command, wanted).values())
 
 
 def _var_args(settings: Settings, args: list[str], dbt_vars: dict[str, Any] | None) -> list[str]:
@@ -162,19 +183,51 @@ def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
     return result
 
 
-def _invoke_plain(args: list[str], kwargs: dict[str, str]) -> Any:
+def _invoke_plain(
+    args: list[str], kwargs: dict[str, str], *, callbacks: list | None = None,
+    colors: bool | None = None,
+) -> Any:
+    """dbtRunner with its console log on stderr; colours (default) only on a terminal and
+    without NO_COLOR."""
     from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import capture_stdout_logs, stop_capture_stdout_logs
 
     flags = [f"--{name.replace('_', '-')}={value}" for name, value in kwargs.items()]
-    return dbtRunner().invoke([*args, *flags])
+    colors = color_wanted(sys.stderr) if colors is None else colors
+    flags += _color_flags(_command_name(args), colors)
+    # dbt writes its console log to sys.stdout; its capture stream (what dbt's own tests use)
+    # replaces that stream for the invocation
+    capture_stdout_logs(sys.stderr)
+    try:
+        return dbtRunner(callbacks=callbacks or []).invoke([*args, *flags])
+    finally:
+        stop_capture_stdout_logs()
+
+
+_EVENT_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def _to_logger(logger) -> Any:
+    """A dbt callback logging dbt's INFO and higher events to ``logger``, as the Prefect runner
+    does for the build's."""
+
+    def forward(event) -> None:
+        level = _EVENT_LEVELS.get(str(event.info.level))
+        if level is not None:
+            logger.log(level, event.info.msg)
+
+    return forward
 
 
 def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
     """Per-node Prefect tasks. The manifest comes from a fresh in-process parse."""
+    from prefect import get_run_logger
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-    parse_kwargs = _location_kwargs("parse", target_path)
-    parsed = _invoke_plain(["parse"], parse_kwargs)
+    # the parse logs to the run (like the build below), not to the console
+    parse_kwargs = {**_location_kwargs("parse", target_path), "log_level": "none"}
+    parsed = _invoke_plain(["parse"], parse_kwargs, callbacks=[_to_logger(get_run_logger())],
+                           colors=False)
     if not parsed.success:
         return parsed
     settings_kwargs: dict[str, Any] = {
@@ -190,7 +243,8 @@ def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
         raise_on_failure=False,
     )
     try:
-        return runner.invoke(args)
+        # its events go to the run's loggers: no colour codes in them (nor in the UI)
+        return runner.invoke([*args, *_color_flags(_command_name(args), colors=False)])
     except ValueError as exc:
         # PrefectDbtRunner raises ValueError when dbt itself errored (res.exception).
         return _Errored(exc)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
-from urllib.parse import quote, urlparse, urlunparse
+from urllib.parse import quote, urlparse, urlsplit, urlunparse, urlunsplit
 
 import psycopg
 import psycopg.sql
@@ -48,6 +49,20 @@ class ConnectionParams:
             password=info.get("password") or "",
             dbname=info.get("dbname") or "postgres",
         )
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password shown as ``***``, for messages: the URL form
+    (``user:pw@``, ``?password=``) and the ``key=value`` form alike."""
+    if "://" not in url:
+        return re.sub(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url)
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def dbt_env(url: str, settings: Settings | None = None) -> dict[str, str]:

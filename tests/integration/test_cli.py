@@ -19,10 +19,12 @@ def test_dbt_passthrough_uses_the_warehouse_connection(pg_url, tmp_path):
     assert ls.returncode == 0, ls.stderr + ls.stdout
     assert "trips_warehouse.marts.core.fct_trips" in ls.stdout
     debug = subprocess.run(
-        [sys.executable, "-m", "trips_cli", "dbt", "debug", "--quiet"],
+        [sys.executable, "-m", "trips_cli", "dbt", "debug"],
         env=env, capture_output=True, text=True, check=False,
     )
     assert debug.returncode == 0, debug.stdout  # connects with the TRIPS_DATABASE_URL values
+    # dbt colours its "OK" lines even into a pipe, unless told not to
+    assert "All checks passed!" in debug.stdout and "\x1b" not in debug.stdout
 
 
 def test_db_stop_stops_a_server_another_process_started(tmp_path):

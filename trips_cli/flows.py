@@ -118,10 +118,17 @@ def notify_test() -> None:
     blocks = destination_blocks(load_settings())
     if not blocks:
         raise click.ClickException("no destination configured (TRIPS_NOTIFY_*)")
+
+    async def send(block) -> None:
+        # as the server's send-notification action does (without raise_on_failure, Apprise
+        # blocks only log a failure)
+        with block.raise_on_failure():
+            await block.notify("Test message from `trips notify test`.", "[trips] test")
+
     failed = False
     for name, block in blocks.items():
         try:
-            asyncio.run(block.notify("Test message from `trips notify test`.", "[trips] test"))
+            asyncio.run(send(block))
             click.echo(f"{name}: sent")
         except Exception as exc:  # report every destination, then fail
             failed = True

@@ -537,7 +537,7 @@ def test_compose_server_resolves_every_block_the_automations_use(services: dict)
     )
     blocks = destination_blocks(every_destination).values()
     slugs = sorted({block.get_block_type_slug() for block in blocks})
-    assert slugs == ["trips-smtp-email", "trips-webhook"]
+    assert slugs == ["trips-custom-webhook", "trips-smtp-email"]
 
     def missing(process: str) -> set[str]:
         result = subprocess.run(

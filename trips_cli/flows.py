@@ -31,13 +31,8 @@ def server_start(port: int, foreground: bool) -> None:
 
     settings = load_settings()
     if foreground:
-        import os
-
-        os.environ.update(server.server_env(server.server_paths(settings).home, "127.0.0.1", port))
-        server.server_paths(settings).home.mkdir(parents=True, exist_ok=True)
         click.echo(f"Prefect UI: {server.ui_url_for(server.api_url_for(port))}")
-        server.serve("127.0.0.1", port)
-        return
+        server.run_foreground(settings, port=port)
     running = server.running_api_url(settings)
     if running:
         click.echo(f"already running: {running} (UI {server.ui_url_for(running)})")

@@ -11,6 +11,9 @@ The ledger is what makes ingestion idempotent and restartable:
 
 Runs (ingestions, and the nightly dbt build) are serialised by
 :func:`trips_warehouse.lock.pipeline_lock`.
+
+The tables' layout is versioned in :mod:`extract_load.raw_schema` (``extract_load/migrations``);
+:func:`ensure_raw_schema`, which every entry point calls first, is that module's.
 """
 
 from __future__ import annotations
@@ -19,110 +22,7 @@ from datetime import datetime
 
 import psycopg
 
-RAW_DDL = """
-create schema if not exists {raw};
-
-create table if not exists {raw}.ingestions (
-    file_hash        text primary key,
-    file_path        text not null,
-    file_size_bytes  bigint not null,
-    status           text not null
-        check (status in ('landing', 'landed', 'loading', 'loaded', 'refused', 'failed')),
-    rows_read        bigint,
-    rows_rejected    bigint,
-    rows_accepted    bigint,
-    rows_loaded      bigint,
-    error            text,
-    flow_run_id      text,
-    first_seen_at    timestamptz not null default now(),
-    landed_at        timestamptz,
-    loaded_at        timestamptz,
-    updated_at       timestamptz not null default now()
-);
-
-create table if not exists {raw}.load_batches (
-    batch_id    bigserial primary key,
-    file_hash   text not null references {raw}.ingestions (file_hash),
-    table_name  text not null,
-    batch_key   text not null,
-    row_count   bigint not null,
-    loaded_at   timestamptz not null default now(),
-    unique (file_hash, table_name, batch_key)
-);
-
--- lean: the batch says which file and when (raw.load_batches); trip_id is
--- batch_id << 32 | row number in the batch (loader.TRIP_ID_ROW_BITS)
-create table if not exists {raw}.trips (
-    trip_id           bigint not null,
-    batch_id          bigint not null,
-    origin_lon        double precision not null,
-    origin_lat        double precision not null,
-    destination_lon   double precision not null,
-    destination_lat   double precision not null,
-    trip_datetime     timestamp not null,
-    region            text not null,
-    datasource        text not null
-);
-create index if not exists trips_batch_id_brin on {raw}.trips using brin (batch_id);
-
-create table if not exists {raw}.trips_rejected (
-    source_file_hash   text not null,
-    region             text,
-    origin_coord       text,
-    destination_coord  text,
-    datetime           text,
-    datasource         text,
-    raw_record         text,
-    rejection_reason   text not null,
-    batch_id           bigint not null,
-    loaded_at          timestamptz not null default now()
-);
-
-create table if not exists {raw}.ingestion_runs (
-    run_id          text primary key,
-    flow_run_id     text,
-    status          text not null,
-    paths           text,
-    files_total     integer,
-    files_loaded    integer,
-    files_skipped   integer,
-    files_refused   integer,
-    rows_read       bigint,
-    rows_rejected   bigint,
-    rows_loaded     bigint,
-    models_built    integer,
-    tests_passed    integer,
-    tests_failed    integer,
-    duration_s      double precision,
-    error           text,
-    started_at      timestamptz not null default now(),
-    finished_at     timestamptz
-);
--- set when the batch's rows left raw.trips, the marts having them (extract_load/archive.py);
--- its landed parquet file replays it
-alter table {raw}.load_batches add column if not exists archived_at timestamptz;
--- accepted rows identical to another accepted row of the same file (all loaded)
-alter table {raw}.ingestions add column if not exists rows_duplicate bigint;
-alter table {raw}.ingestion_runs add column if not exists rows_duplicate bigint;
-"""
-
-
-def ensure_raw_schema(conn: psycopg.Connection, raw_schema: str = "raw") -> None:
-    """Create the raw schema and ledger tables if missing (idempotent)."""
-    with conn.transaction():
-        # serialise concurrent first-time creation
-        conn.execute("select pg_advisory_xact_lock(hashtext('trips.raw_ddl'))")
-        conn.execute(RAW_DDL.format(raw=raw_schema))
-        old_layout = conn.execute(
-            "select 1 from information_schema.columns where table_schema = %s"
-            " and table_name = 'trips' and column_name = 'source_file_hash'",
-            (raw_schema,),
-        ).fetchone()
-    if old_layout:
-        raise RuntimeError(
-            f"{raw_schema}.trips has the pre-0.2 layout (text trip ids, a file hash per row);"
-            " ingest into a new database (docs/scalability.md#upgrading)"
-        )
+from extract_load.raw_schema import ensure_raw_schema as ensure_raw_schema
 
 
 def get_ingestion(conn: psycopg.Connection, file_hash: str, raw: str = "raw") -> dict | None:

@@ -29,19 +29,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from prefect.blocks.abstract import NotificationBlock
 from prefect.client.orchestration import get_client
 from prefect.events.actions import SendNotification
 from prefect.events.schemas.automations import AutomationCore, EventTrigger, Posture
 
 from flows.events import CHECKS_FLOW_NAME, FLOW_NAME
 from flows.notifications import (
-    BLOCK_TYPES,
     EMAIL_BLOCK,
     SLACK_BLOCK,
     WEBHOOK_BLOCK,
     TripsSmtpEmail,
-    TripsWebhook,
+    generic_webhook,
     render_templates,
+    slack_webhook,
 )
 from flows.server import ui_url_for
 from trips_warehouse.config import Settings
@@ -62,13 +63,13 @@ CHECKS_EVENTS = {
 }
 
 
-def destination_blocks(settings: Settings) -> dict[str, TripsWebhook | TripsSmtpEmail]:
+def destination_blocks(settings: Settings) -> dict[str, NotificationBlock]:
     """The blocks to save, by block document name, from the ``TRIPS_NOTIFY_*`` settings."""
-    blocks: dict[str, TripsWebhook | TripsSmtpEmail] = {}
+    blocks: dict[str, NotificationBlock] = {}
     if settings.notify_webhook_url:
-        blocks[WEBHOOK_BLOCK] = TripsWebhook(url=settings.notify_webhook_url, format="generic")
+        blocks[WEBHOOK_BLOCK] = generic_webhook(settings.notify_webhook_url)
     if settings.notify_slack_webhook_url:
-        blocks[SLACK_BLOCK] = TripsWebhook(url=settings.notify_slack_webhook_url, format="slack")
+        blocks[SLACK_BLOCK] = slack_webhook(settings.notify_slack_webhook_url)
     if settings.notify_smtp_host and settings.notify_smtp_to:
         blocks[EMAIL_BLOCK] = TripsSmtpEmail(
             host=settings.notify_smtp_host,
@@ -153,8 +154,6 @@ async def aapply(settings: Settings, ui_url: str | None = None) -> ApplyReport:
     """Save the destination blocks, then make the server's automations match this file."""
     report = ApplyReport()
     async with get_client() as client:
-        for block_type in BLOCK_TYPES:
-            await block_type.aregister_type_and_schema(client=client)
         block_ids = []
         for name, block in destination_blocks(settings).items():
             block_ids.append(await block.asave(name, overwrite=True, client=client))

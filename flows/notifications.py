@@ -1,140 +1,153 @@
 """Notification destinations (Prefect blocks) and the message templates the automations render.
 
 The Prefect server sends the notifications, not the flow: an automation's ``send-notification``
-action loads one of these blocks and calls :meth:`notify`. The server process must therefore be
-able to import this module; :mod:`flows.server` imports it before starting the API, and
-``trips notify apply`` registers the block types (``prefect block register -m flows.notifications``
-does the same by hand).
+action loads one of these blocks and calls its ``notify``. Destinations, by block document name:
 
-Two block types:
+* ``trips-webhook`` (generic webhook) and ``trips-slack`` (Slack incoming webhook): Prefect's
+  :class:`~prefect.blocks.notifications.CustomWebhookNotificationBlock`, which POSTs a JSON
+  template whose ``{{subject}}`` and ``{{body}}`` it fills in, and ``{{<key>}}`` from its
+  ``secrets`` (the URL is one: a webhook URL is a credential), through
+  :class:`TripsCustomWebhook`, which only adds the failure the server expects. Not Prefect's
+  ``SlackWebhook``: it goes through Apprise, which only posts to ``hooks.slack.com/services/...``
+  URLs (any other URL leaves it with "no service(s) to notify"), so neither a loopback receiver
+  (the tests) nor a Slack-compatible endpoint (Mattermost, Rocket.Chat) can take it; the custom
+  webhook sends Slack's own ``{"text": ...}`` payload to any URL.
+* ``trips-email``: :class:`TripsSmtpEmail`, Prefect's Apprise block base with Apprise's SMTP
+  plugin (Prefect has no SMTP notification block).
 
-* :class:`TripsWebhook` posts JSON to an URL: ``{"subject", "body", "text"}`` for a generic
-  webhook, ``{"text": ...}`` for a Slack incoming webhook (Prefect's ``SlackWebhook`` goes through
-  Apprise, which only accepts ``hooks.slack.com`` URLs; this one posts to any URL, which is what
-  lets the tests use a loopback receiver).
-* :class:`TripsSmtpEmail` sends a plain-text mail over SMTP (Prefect has no SMTP block).
+The server resolves a block class by its type slug among the classes imported in its process.
+Ours are imported through the ``prefect.collections`` entry point declared in pyproject.toml,
+the plugin hook Prefect loads in every process (server included) before it looks a block class
+up, so a plain ``prefect server start`` where this project is installed can use them.
 
-Both raise on delivery errors (with a timeout), so the server records the action as failed and
-logs it; the ingestion flow never waits on them.
+Delivery errors raise :class:`~prefect.blocks.abstract.NotificationError`: the server records a
+failed action (one ``Action failed`` line in its log, a ``prefect.automation.action.failed``
+event carrying the error); the ingestion flow never waits on a destination.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import smtplib
-from email.message import EmailMessage
 from typing import Literal
 
 import httpx
-from prefect.blocks.abstract import NotificationBlock, NotificationError
+from prefect.blocks.abstract import NotificationError
+from prefect.blocks.notifications import (
+    AbstractAppriseNotificationBlock,
+    CustomWebhookNotificationBlock,
+)
 from pydantic import Field, SecretStr
-
-logger = logging.getLogger(__name__)
 
 #: Names of the saved block documents that ``trips notify apply`` manages.
 WEBHOOK_BLOCK = "trips-webhook"
 SLACK_BLOCK = "trips-slack"
 EMAIL_BLOCK = "trips-email"
 
+# The webhook URL is a credential: kept in the block's secrets (hidden in the UI and API reads),
+# put back into the request by the block's own {{placeholder}} substitution.
+_URL_SECRET = "webhook_url"
 
-class TripsWebhook(NotificationBlock):
-    """POST a notification as JSON to a generic webhook or a Slack incoming webhook."""
 
-    _block_type_name = "Trips Webhook"
-    _block_type_slug = "trips-webhook"
-    _description = "POST ingestion notifications as JSON (generic or Slack incoming webhook)."
+class TripsCustomWebhook(CustomWebhookNotificationBlock):
+    """Prefect's custom webhook block, failing the way the server's notification action expects.
 
-    url: SecretStr = Field(description="Webhook URL (may contain a token).")
-    format: Literal["generic", "slack"] = Field(
-        default="generic",
-        description='"generic": {"subject", "body", "text"}; "slack": {"text"} (mrkdwn).',
-    )
-    timeout_s: float = Field(default=5.0, description="Connect + read timeout in seconds.")
+    The request (URL, JSON template, secrets, timeout) is all the library's. What it lacks: its
+    ``notify`` lets httpx's exception escape instead of raising ``NotificationError``, the one
+    error the server's send-notification action handles (Prefect's Apprise blocks raise it).
+    Anything else goes back to the server's message queue: the action is retried four times at
+    once (five tracebacks in the server log, none naming the destination), then moved to
+    ``$PREFECT_HOME/dlq``, and no ``prefect.automation.action.failed`` event is recorded. Here a
+    delivery error becomes one ``NotificationError`` naming the destination (its URL's path
+    redacted: it is the secret). Drop this class once the library's block raises it itself.
+    """
 
-    def payload(self, body: str, subject: str | None) -> dict[str, str]:
-        if self.format == "slack":
-            text = f"*{subject}*\n{body}" if subject else body
-            return {"text": text}
-        text = f"{subject}\n{body}" if subject else body
-        return {"subject": subject or "", "body": body, "text": text}
+    _block_type_name = "Trips Custom Webhook"
+    _block_type_slug = "trips-custom-webhook"
+    _description = "Prefect's Custom Webhook, raising NotificationError when delivery fails."
 
     async def notify(self, body: str, subject: str | None = None) -> None:
-        await _delivering(self, self._post(body, subject), target=_redact(self.url))
-
-    async def _post(self, body: str, subject: str | None) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
-            response = await client.post(
-                self.url.get_secret_value(),
-                content=json.dumps(self.payload(body, subject)),
-                headers={"content-type": "application/json"},
-            )
-            response.raise_for_status()
+        try:
+            await self.anotify(body, subject)
+        except httpx.HTTPError as exc:
+            log = f"{self.name} delivery to {_redact(exc)} failed: {_reason(exc)}"
+            self.logger.error(log)
+            raise NotificationError(log=log) from exc
 
 
-class TripsSmtpEmail(NotificationBlock):
-    """Send a plain-text email over SMTP (optionally STARTTLS + login)."""
+def _redact(exc: httpx.HTTPError) -> str:
+    """Scheme, host and port of the request's URL (a webhook URL's path is its secret)."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # no request attached
+        return "?"
+    return f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}/..."
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):  # its message quotes the whole URL
+        return f"HTTP {exc.response.status_code} {exc.response.reason_phrase}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def generic_webhook(url: str) -> TripsCustomWebhook:
+    """POST ``{"subject", "body", "text"}`` as JSON to ``url``."""
+    return TripsCustomWebhook(
+        name=WEBHOOK_BLOCK,
+        url="{{" + _URL_SECRET + "}}",
+        json_data={"subject": "{{subject}}", "body": "{{body}}", "text": "{{subject}}\n{{body}}"},
+        secrets={_URL_SECRET: url},
+    )
+
+
+def slack_webhook(url: str) -> TripsCustomWebhook:
+    """POST a Slack incoming-webhook message, ``{"text": "*subject*\\nbody"}`` (mrkdwn)."""
+    return TripsCustomWebhook(
+        name=SLACK_BLOCK,
+        url="{{" + _URL_SECRET + "}}",
+        json_data={"text": "*{{subject}}*\n{{body}}"},
+        secrets={_URL_SECRET: url},
+    )
+
+
+class TripsSmtpEmail(AbstractAppriseNotificationBlock):
+    """Send a plain-text email over SMTP (optionally STARTTLS or SSL, and a login).
+
+    Our own class because Prefect 3.9 has no SMTP notification block: its only email block,
+    ``SendgridEmail``, posts to SendGrid's HTTP API, and the ``prefect-email`` package has an
+    SMTP credentials block and a task but no notification block an automation can call. The
+    sending is still the library's: this is Prefect's Apprise base class (the one its
+    ``SendgridEmail`` uses) given Apprise's SMTP plugin (``mailto://``), so delivery, STARTTLS,
+    login and error reporting (``NotificationError`` with Apprise's log, which the server turns
+    into a failed action) are theirs; the class only maps these fields to that plugin.
+    """
 
     _block_type_name = "Trips SMTP Email"
     _block_type_slug = "trips-smtp-email"
-    _description = "Send ingestion notifications by email over SMTP."
+    _description = "Send ingestion notifications by email over SMTP (Apprise's mailto plugin)."
 
     host: str = Field(description="SMTP server host.")
     port: int = Field(default=25, description="SMTP server port.")
     from_addr: str = Field(default="trips-warehouse@localhost", description="Sender address.")
     to_addrs: list[str] = Field(description="Recipient addresses.")
-    starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
+    security: Literal["insecure", "starttls", "ssl"] = Field(
+        default="insecure", description="Plain SMTP, STARTTLS upgrade, or SMTP over SSL."
+    )
     username: str | None = Field(default=None, description="Login user (optional).")
     password: SecretStr | None = Field(default=None, description="Login password (optional).")
-    timeout_s: float = Field(default=10.0, description="Socket timeout in seconds.")
 
-    def message(self, body: str, subject: str | None) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = self.from_addr
-        msg["To"] = ", ".join(self.to_addrs)
-        msg["Subject"] = subject or "trips warehouse notification"
-        msg.set_content(body)
-        return msg
+    def block_initialization(self) -> None:
+        from apprise.plugins.email import NotifyEmail
 
-    def _send(self, msg: EmailMessage) -> None:
-        with smtplib.SMTP(self.host, self.port, timeout=self.timeout_s) as smtp:
-            if self.starttls:
-                smtp.starttls()
-            if self.username:
-                password = self.password.get_secret_value() if self.password else ""
-                smtp.login(self.username, password)
-            smtp.send_message(msg)
-
-    async def notify(self, body: str, subject: str | None = None) -> None:
-        send = asyncio.to_thread(self._send, self.message(body, subject))
-        await _delivering(self, send, target=f"smtp://{self.host}:{self.port}")
-
-
-def _redact(url: SecretStr) -> str:
-    """Scheme, host and port of a webhook URL (its path often is the secret)."""
-    parsed = httpx.URL(url.get_secret_value())
-    return f"{parsed.scheme}://{parsed.host}{f':{parsed.port}' if parsed.port else ''}/..."
-
-
-async def _delivering(block: NotificationBlock, delivery, target: str) -> None:
-    """Await a delivery; on error log one line and raise :class:`NotificationError`.
-
-    Prefect's send-notification action turns ``NotificationError`` into a failed action: one
-    ``Action failed`` warning in the server log and a ``prefect.automation.action.failed`` event
-    carrying this log line. Any other exception would be retried and dead-lettered with a full
-    traceback per attempt.
-    """
-    try:
-        await delivery
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        log = f"{block.get_block_type_slug()} delivery to {target} failed: {error}"
-        block.logger.error(log)
-        raise NotificationError(log=log) from exc
-
-
-BLOCK_TYPES: tuple[type[NotificationBlock], ...] = (TripsWebhook, TripsSmtpEmail)
+        url = NotifyEmail(
+            host=self.host,
+            port=self.port,
+            from_addr=self.from_addr,
+            targets=self.to_addrs,
+            secure_mode=self.security,
+            user=self.username,
+            password=self.password.get_secret_value() if self.password else None,
+            format="text",  # one text/plain part: the bodies are plain text
+        ).url()
+        self._start_apprise_client(SecretStr(url))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,6 +156,8 @@ BLOCK_TYPES: tuple[type[NotificationBlock], ...] = (TripsWebhook, TripsSmtpEmail
 # Context: ``event`` (the triggering event) and ``flow_run`` (read from the API). State events'
 # resource carries ``prefect.state-name`` and ``prefect.state-message``; the flow's final state
 # message is the ingestion summary (counts) or the error. ``{ui}`` is filled in at apply time.
+# The server renders these first; the webhook block then substitutes the results for its own
+# ``{{subject}}``/``{{body}}`` placeholders (one pass: a rendered body is not re-templated).
 # ---------------------------------------------------------------------------------------------
 
 _RUN = "{{ event.resource['prefect.resource.name'] }}"

@@ -1,15 +1,32 @@
-"""A local Prefect server for the pipeline: SQLite under ``$TRIPS_DATA_DIR/prefect``, loopback only.
+"""The pipeline's local Prefect server: ``prefect server start``, one per data dir, on demand.
 
-``trips server start`` runs it in the background (pid file + log file next to the database),
+The server is Prefect's own command, ``prefect server start`` (API, UI and services such as the
+automations), with ``PREFECT_HOME`` and its SQLite database under ``$TRIPS_DATA_DIR/prefect``,
+bound to loopback, analytics off. ``trips server start`` runs it in the background,
 ``trips server stop`` stops it, and :func:`ensure_server` starts it when it is not running and
-returns its API URL (``trips ingest`` calls it). The child process is ``python -m flows.server``,
-which imports :mod:`flows.notifications` before building the app, so the automations service can
-load the project's notification blocks (no Docker, no separate worker).
+returns its API URL (``trips ingest``, ``trips notify``, ``trips watch`` and the tests call it).
+The pid file is Prefect's (``$PREFECT_HOME/server.pid``), so ``prefect server stop`` with that
+``PREFECT_HOME`` stops it too.
+
+What is ours is what ``prefect server start --background`` (Prefect 3.9) lacks for a server
+that commands start on demand and wait for:
+
+* a log: ``--background`` pipes the server's output to the command that started it, which
+  exits, so the log (where the server reports failed notifications) is lost; ours goes to
+  ``server.log``;
+* readiness: ``--background`` returns before the API listens; :func:`start_background` waits
+  for ``/api/health`` and reports a server that died on start, pointing at its log;
+* where it is: only the pid is recorded; ``server.port`` lets later commands find a server
+  started on another port (the tests use free ones);
+* a crashed server's pid file (kill -9, reboot) makes ``--background`` refuse to start, and
+  ``prefect server stop`` signals without waiting, so a restart can find the port still bound;
+  :func:`start_background` and :func:`stop` go by whether the pid is alive, and stop waits;
+* its own session (:func:`trips_warehouse.processes.spawn`), so a Ctrl-C to the shell or
+  script that started it does not stop it.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import socket
@@ -26,7 +43,6 @@ from trips_warehouse.processes import recorded_port, spawn, stop_recorded
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
-TRUTHY = {"1", "true", "yes"}
 
 
 class ServerError(RuntimeError):
@@ -39,7 +55,7 @@ class ServerPaths:
 
     @property
     def pid_file(self) -> Path:
-        return self.home / "server.pid"
+        return self.home / "server.pid"  # the name `prefect server start --background` uses
 
     @property
     def port_file(self) -> Path:
@@ -67,20 +83,28 @@ def ui_url_for(api_url: str) -> str:
 
 
 def server_env(home: Path, host: str, port: int) -> dict[str, str]:
-    """Environment for the server child process (and for clients that should use it)."""
+    """Environment for the server process (and for clients that should use it)."""
     api_url = api_url_for(port, host)
     return {
         "PREFECT_HOME": str(home),
         "PREFECT_API_URL": api_url,
-        "PREFECT_UI_URL": ui_url_for(api_url),
         "PREFECT_UI_API_URL": api_url,
-        "PREFECT_SERVER_API_HOST": host,
-        "PREFECT_SERVER_API_PORT": str(port),
+        # Prefect's default under PREFECT_HOME, spelled out: a database URL in the caller's
+        # environment (the compose stack's .env) must not redirect the local server
         "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "DO_NOT_TRACK": "1",
     }
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """Prefect's own server command, run with this interpreter (the project's environment).
+
+    ``--no-prompt``: in a terminal, Prefect would otherwise offer to edit the user's profiles.
+    """
+    return [sys.executable, "-m", "prefect", "--no-prompt", "server", "start", "--host", host,
+            "--port", str(port)]
 
 
 def is_healthy(api_url: str, timeout: float = 1.0) -> bool:
@@ -137,17 +161,15 @@ def start_background(
     paths = server_paths(settings)
     paths.home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **server_env(paths.home, host, port), **(extra_env or {})}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
-    process = spawn(
-        [sys.executable, "-m", "flows.server", "--host", host, "--port", str(port)],
-        log_file=paths.log_file, env=env, cwd=PROJECT_ROOT,
-    )
+    process = spawn(server_command(host, port), log_file=paths.log_file, env=env,
+                    cwd=PROJECT_ROOT)
     paths.pid_file.write_text(str(process.pid))
     paths.port_file.write_text(str(port))
     url = api_url_for(port, host)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            paths.pid_file.unlink(missing_ok=True)
             raise ServerError(
                 f"Prefect server exited with code {process.returncode}; see {paths.log_file}"
             )
@@ -156,6 +178,15 @@ def start_background(
         time.sleep(0.2)
     stop(settings)
     raise ServerError(f"Prefect server not healthy after {timeout_s:.0f}s; see {paths.log_file}")
+
+
+def run_foreground(settings: Settings, port: int = DEFAULT_PORT, host: str = DEFAULT_HOST):
+    """Replace this process by the server (``trips server start --foreground``)."""
+    paths = server_paths(settings)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **server_env(paths.home, host, port)}
+    command = server_command(host, port)
+    os.execve(command[0], command, env)
 
 
 def ensure_server(settings: Settings, port: int = DEFAULT_PORT) -> str:
@@ -199,46 +230,3 @@ def stop(settings: Settings, timeout_s: float = 20.0) -> bool:
     """Stop the background server of this data dir; return whether one was running."""
     paths = server_paths(settings)
     return stop_recorded(paths.pid_file, timeout_s)
-
-
-def prepare_server_process() -> None:
-    """Make this process a server that can deliver the project's notifications.
-
-    The automations service loads each notification block by its type slug; only classes
-    imported in the server process resolve, so a server without this import (the stock Prefect
-    image) fails every action with "The notification block was invalid".
-    """
-    from prefect._internal.plugins import collections
-
-    import flows.notifications  # noqa: F401  (registers the block classes in this process)
-
-    if os.environ.get("TRIPS_PREFECT_SERVER_LOAD_COLLECTIONS", "false").lower() not in TRUTHY:
-        # Installed integrations (prefect-dbt pulls in all of dbt) are imported by the server at
-        # startup and on the first block load, ~15 s on a busy laptop; this server only needs
-        # Prefect's own blocks and ours. Internal API: mark the collections as already loaded.
-        collections._collections = {}
-
-
-def serve(host: str, port: int) -> None:
-    """Run the server in the foreground (API, UI and services such as automations).
-
-    The compose stack's prefect-server runs this too (``python -m flows.server``, in the
-    pipeline image), so that its automations can deliver through the project's blocks.
-    """
-    import uvicorn
-    from prefect.server.api.server import create_app
-
-    prepare_server_process()
-    uvicorn.run(create_app(final=True), host=host, port=port, log_level="warning")
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.server", description=serve.__doc__)
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    args = parser.parse_args(argv)
-    serve(args.host, args.port)
-
-
-if __name__ == "__main__":
-    main()

@@ -31,13 +31,8 @@ def server_start(port: int, foreground: bool) -> None:
 
     settings = load_settings()
     if foreground:
-        import os
-
-        os.environ.update(server.server_env(server.server_paths(settings).home, "127.0.0.1", port))
-        server.server_paths(settings).home.mkdir(parents=True, exist_ok=True)
         click.echo(f"Prefect UI: {server.ui_url_for(server.api_url_for(port))}")
-        server.serve("127.0.0.1", port)
-        return
+        server.run_foreground(settings, port=port)
     running = server.running_api_url(settings)
     if running:
         click.echo(f"already running: {running} (UI {server.ui_url_for(running)})")
@@ -118,10 +113,17 @@ def notify_test() -> None:
     blocks = destination_blocks(load_settings())
     if not blocks:
         raise click.ClickException("no destination configured (TRIPS_NOTIFY_*)")
+
+    async def send(block) -> None:
+        # as the server's send-notification action does (without raise_on_failure, Apprise
+        # blocks only log a failure)
+        with block.raise_on_failure():
+            await block.notify("Test message from `trips notify test`.", "[trips] test")
+
     failed = False
     for name, block in blocks.items():
         try:
-            asyncio.run(block.notify("Test message from `trips notify test`.", "[trips] test"))
+            asyncio.run(send(block))
             click.echo(f"{name}: sent")
         except Exception as exc:  # report every destination, then fail
             failed = True

@@ -2,9 +2,10 @@
 
 Each runs in its own session (so its whole process group can be signalled, and it outlives
 the command that started it) with its output in a log file; a pid file says where it is.
-Our own code, not a library's: ``prefect server start --background`` covers only Prefect and
-keeps its pid under Prefect's home, gunicorn and Spark's daemons have no per-data-dir
-equivalent, and the three need the same start, find and stop.
+Our own code, not a library's: ``prefect server start --background`` keeps no log, does not
+wait for the API and stops without waiting (flows/server.py says what else it lacks), gunicorn
+and Spark's daemons have no per-data-dir equivalent, and the three need the same start, find
+and stop.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Imported by ``tests/integration/conftest.py``, so every integration test module can ask for them.
 
-* ``prefect_server``: ``python -m flows.server`` (the same launcher as ``trips server start``) on
-  a free loopback port with PREFECT_HOME and SQLite in a tmp dir; PREFECT_API_URL is set for this
-  process (and inherited by subprocesses) for the whole session.
+* ``prefect_server``: ``prefect server start`` started by :func:`flows.server.start_background`
+  (as ``trips server start`` does) on a free loopback port with PREFECT_HOME and SQLite in a tmp
+  dir; PREFECT_API_URL is set for this process (and inherited by subprocesses) for the session.
 * ``http_receiver``: a loopback HTTP server recording every POST (generic + Slack webhooks).
 * ``smtp_receiver``: a loopback SMTP server (aiosmtpd) recording every mail.
 * ``notify_settings`` / ``applied_automations``: settings pointing at the receivers, applied.

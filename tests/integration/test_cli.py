@@ -1,10 +1,11 @@
-"""The `trips` db and dbt commands on real services: dbt passthrough (real Postgres, real dbt)
-and `db stop` of the embedded server."""
+"""The `trips` db, dbt and server commands on real services: dbt passthrough (real Postgres, real
+dbt), `db stop` of the embedded server, `server start|status|stop` of the Prefect server."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from trips_warehouse.processes import is_alive
 
@@ -52,3 +53,52 @@ def test_db_stop_stops_a_server_another_process_started(tmp_path):
     finally:
         if pid_file.exists():  # never leave a server behind, whatever failed
             subprocess.run(["kill", pid_file.read_text().split()[0]], check=False)
+
+
+def test_server_start_status_stop_in_separate_processes(tmp_path):
+    """`trips server start|status|stop`, each a new process, as a user runs them: Prefect's own
+    server behind them, and what `prefect server start --background` would not do (see
+    flows/server.py): start over a crashed server's pid file, keep a log, wait for the API, and
+    free the port by the time stop returns."""
+    import os
+    import socket
+
+    from tests.integration.prefect_fixtures import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update({"TRIPS_DATA_DIR": str(tmp_path), "PREFECT_SERVER_UI_ENABLED": "false"})
+    home = tmp_path / "prefect"
+
+    def trips_server(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "trips_cli", "server", *args],
+                              env=env, capture_output=True, text=True, check=False, timeout=300)
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    home.mkdir()
+    (home / "server.pid").write_text(str(gone.pid))  # a server that died without cleaning up
+    try:
+        assert trips_server("status").stdout.strip() == "not running"
+        started = trips_server("start", "--port", str(port))
+        assert started.returncode == 0, started.stderr + started.stdout
+        url = f"http://127.0.0.1:{port}/api"
+        assert f"API {url}" in started.stdout  # returned once /api/health answered
+        pid = int((home / "server.pid").read_text())
+        assert pid != gone.pid and is_alive(pid)
+        command = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+        assert command[1:6] == ["-m", "prefect", "--no-prompt", "server", "start"]
+        assert "prefect config set PREFECT_API_URL" in (home / "server.log").read_text()
+        status = trips_server("status")
+        assert status.returncode == 0 and f"running: API {url}" in status.stdout
+        assert trips_server("start", "--port", str(port)).stdout.startswith("already running")
+        assert trips_server("stop").stdout.strip() == "stopped"
+        assert not is_alive(pid)
+        with socket.socket() as sock:  # the port is free as soon as stop returns
+            sock.bind(("127.0.0.1", port))
+        status = trips_server("status")
+        assert status.returncode == 1 and status.stdout.strip() == "not running"
+    finally:
+        pid_file = home / "server.pid"
+        if pid_file.exists() and is_alive(pid := int(pid_file.read_text())):
+            os.kill(pid, 15)  # never leave a server behind, whatever failed

@@ -7,6 +7,8 @@ whole-pipeline checks live in test_notify_ingest.py.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import time
 from dataclasses import replace
@@ -23,8 +25,13 @@ from tests.integration.prefect_fixtures import (
 )
 
 
-def test_apply_is_idempotent(applied_automations, notify_settings):
+def test_apply_is_idempotent(applied_automations, notify_settings, http_receiver):
     assert sorted(applied_automations.blocks) == ["trips-email", "trips-slack", "trips-webhook"]
+    # a webhook URL is a credential: the saved block holds it as a secret, not in clear
+    for name in ("trips-webhook", "trips-slack"):
+        document = read_block_document(name, "trips-custom-webhook")
+        assert document["data"]["url"] == "{{webhook_url}}"
+        assert http_receiver.url not in json.dumps(document)
     again = apply(notify_settings)
     assert again.created == again.updated == again.deleted == []
     assert sorted(again.unchanged) == [
@@ -32,6 +39,20 @@ def test_apply_is_idempotent(applied_automations, notify_settings):
         for k in ("checks-crashed", "checks-failed", "completed", "crashed", "failed",
                   "progress", "started")
     ]
+
+
+def read_block_document(name: str, block_type_slug: str) -> dict:
+    """A saved block document as the API returns it to a reader (secrets obfuscated)."""
+    from prefect import get_client
+
+    async def read() -> dict:
+        async with get_client() as client:
+            document = await client.read_block_document_by_name(
+                name, block_type_slug, include_secrets=False
+            )
+        return document.model_dump(mode="json")
+
+    return asyncio.run(read())
 
 
 def test_success_is_pushed_to_every_destination(applied_automations, http_receiver, smtp_receiver):
@@ -108,9 +129,10 @@ def test_failed_nightly_checks_are_pushed_and_a_passing_run_is_not(
 def test_failed_delivery_is_logged_and_does_not_block_the_run(
     prefect_server, notify_settings, http_receiver, applied_automations
 ):
-    """Generic webhook on a closed port: the run completes as fast, Slack still gets it."""
+    """Generic webhook and SMTP on closed ports: the run completes as fast, Slack still gets it,
+    and each failure is one failed action naming the error (not retries into a dead letter)."""
     broken = replace(notify_settings, notify_webhook_url=f"http://127.0.0.1:{closed_port()}/x",
-                     notify_on_progress=False)
+                     notify_smtp_port=closed_port(), notify_on_progress=False)
     apply(broken)
     time.sleep(1)
     try:
@@ -124,19 +146,30 @@ def test_failed_delivery_is_logged_and_does_not_block_the_run(
             lambda m: about_run(name)(m) and "Completed" in m.subject
         )
         assert [m.path for m in slack] == ["/slack"]
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # the server records the failure asynchronously
-            failed = [
+
+        def failures(block: str) -> list[dict]:
+            """Failed actions through the block document named ``block``."""
+            return [
                 e for e in read_events(prefect_server, "prefect.automation.action.failed")
-                if "Connect" in str(e["payload"]) or "connect" in str(e["payload"])
+                if any(r.get("prefect.resource.role") == "block"
+                       and r.get("prefect.resource.name") == block for r in e["related"])
             ]
-            if failed:
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the server records the failures asynchronously
+            webhook, email = failures("trips-webhook"), failures("trips-email")
+            if webhook and email:
                 break
             time.sleep(0.5)
-        assert failed, "no prefect.automation.action.failed event for the closed port"
-        assert "ConnectError" in failed[0]["payload"]["notification_log"]
+        assert webhook, "no prefect.automation.action.failed event for the closed webhook port"
+        assert email, "no prefect.automation.action.failed event for the closed SMTP port"
+        assert "ConnectError" in webhook[0]["payload"]["notification_log"]
+        assert "error" in email[0]["payload"]["notification_log"].lower()
         server_log = Path(os.environ["PREFECT_HOME"], "server.log").read_text()
         assert "trips-webhook delivery to http://127.0.0.1:" in server_log
+        # failed once, not handed back to the message queue (retried, then dead-lettered)
+        assert "Failed in consume_loop" not in server_log
+        assert not list(Path(os.environ["PREFECT_HOME"], "dlq").glob("*"))
     finally:
         apply(notify_settings)
         time.sleep(1)

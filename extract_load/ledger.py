@@ -217,3 +217,12 @@ def last_checked(conn: psycopg.Connection, raw: str = "raw") -> dict | None:
     if since is None or since_batch is None:
         return None
     return {"checks_since": since.isoformat(), "checks_since_batch": since_batch}
+
+
+def batches_after_last_build(conn: psycopg.Connection, raw: str = "raw") -> int:
+    """Batches committed after the newest one a passing dbt build of a run had (all of them
+    when no build passed yet): what the next build has to bring into the marts."""
+    return conn.execute(
+        f"select count(*) from {raw}.load_batches where batch_id > coalesce("
+        f"(select max(checked_batch_id) from {raw}.ingestion_runs), 0)"
+    ).fetchone()[0]

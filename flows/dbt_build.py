@@ -7,6 +7,9 @@ folders from :mod:`trips_warehouse.config`.
 * Inside a Prefect flow (or task) run it uses ``prefect_dbt.PrefectDbtRunner``, so every model,
   test and unit test shows up as its own Prefect task.
 * Outside Prefect it uses ``dbt.cli.main.dbtRunner`` directly.
+* Where a long-running process keeps a :class:`ParsedProject` (``trips serve``, see
+  :func:`building_with`), builds use ``dbtRunner`` on that manifest: no parse per build, and no
+  Prefect task per node (docs/pipeline.md has the figures that decided it).
 
 Either way a failed model or test raises :class:`DbtBuildFailed` naming the failed nodes. The
 runner's own ``raise_on_failure`` is turned off only so that *we* can build one typed result and
@@ -21,6 +24,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +47,13 @@ from trips_warehouse.lock import pipeline_lock
 log = logging.getLogger(__name__)
 
 # dbt keeps global state (flags, adapters, event manager): one invocation per process at a time.
-_DBT_LOCK = threading.Lock()
+_DBT_LOCK = threading.RLock()
+# the project parse the builds of this process use (building_with); None: dbt parses per build
+_parsed: ParsedProject | None = None
+# commands that run on a manifest handed to dbtRunner
+_MANIFEST_COMMANDS = {"build", "run", "test"}
+# the dbt project's own folders that hold no input of the parse
+_NOT_PARSED = {"target", "logs", "dbt_packages"}
 
 _FAILED = {"error", "fail", "runtime error"}
 _TEST_TYPES = {"test", "unit_test"}
@@ -63,6 +74,8 @@ class DbtRunResult:
     messages: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
     error: str | None = None
+    # the nodes that took longest, slowest first: (name, seconds)
+    slowest: list[tuple[str, float]] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
@@ -139,8 +152,10 @@ def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
     result = DbtRunResult(command=command, success=bool(res.success), elapsed_s=elapsed_s)
     if res.exception is not None:
         result.error = f"{type(res.exception).__name__}: {res.exception}"
+    timings = []
     for node_result in getattr(res.result, "results", None) or []:
         node = node_result.node
+        timings.append((node.name, float(node_result.execution_time or 0.0)))
         kind = str(node.resource_type)
         status = str(node_result.status)
         if status in _FAILED:
@@ -159,14 +174,75 @@ def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
                 result.tests_warned += 1
     if result.failures:
         result.success = False
+    result.slowest = sorted(timings, key=lambda t: t[1], reverse=True)[:5]
     return result
 
 
-def _invoke_plain(args: list[str], kwargs: dict[str, str]) -> Any:
+def _invoke_plain(args: list[str], kwargs: dict[str, str], manifest: Any = None) -> Any:
     from dbt.cli.main import dbtRunner
 
     flags = [f"--{name.replace('_', '-')}={value}" for name, value in kwargs.items()]
-    return dbtRunner().invoke([*args, *flags])
+    return dbtRunner(manifest=manifest).invoke([*args, *flags])
+
+
+class ParsedProject:
+    """One parse of the dbt project, reused by the builds of a long-running process.
+
+    dbt parses the project on every invocation (through PrefectDbtRunner twice: its ``parse``
+    for the task graph, then dbt's own inside ``build``), seconds per build even when partial.
+    ``dbtRunner(manifest=...)`` skips it. The manifest is parsed again when a file dbt reads
+    changes (path, size and mtime of every file of the project, and profiles.yml), so an edited
+    model is built as edited. Parse-time vars (``raw_schema``) come from the settings, which
+    stay the same for the life of the process; run-time vars (the checks scope) are per build.
+    """
+
+    def __init__(self, settings: Settings, database_url: str):
+        self.settings = settings
+        self.database_url = database_url
+        self.parses = 0
+        self._manifest: Any = None
+        self._fingerprint: tuple | None = None
+
+    def manifest(self) -> Any:
+        """The manifest, parsed now if the project changed since the last parse."""
+        with _DBT_LOCK:
+            fingerprint = _project_fingerprint()
+            if self._manifest is None or fingerprint != self._fingerprint:
+                os.environ.update(dbt_env(self.database_url, self.settings))
+                args = ["parse", *_var_args(self.settings, ["parse"], None)]
+                started = time.monotonic()
+                res = _invoke_plain(args, _location_kwargs("parse", None))
+                if not res.success:
+                    raise DbtBuildFailed(_summarise("parse", res, time.monotonic() - started))
+                self._manifest, self._fingerprint = res.result, fingerprint
+                self.parses += 1
+                log.info("dbt project parsed in %.1fs", time.monotonic() - started)
+            return self._manifest
+
+
+def _project_fingerprint() -> tuple:
+    """(path, size, mtime) of every file a parse of the project reads."""
+    found = []
+    for root, dirs, files in os.walk(DBT_PROJECT_DIR):
+        if Path(root) == DBT_PROJECT_DIR:
+            dirs[:] = [d for d in dirs if d not in _NOT_PARSED]
+        for name in files:
+            stat = os.stat(os.path.join(root, name))
+            found.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
+    stat = os.stat(DBT_PROFILES_DIR / "profiles.yml")
+    found.append(("profiles.yml", stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+@contextmanager
+def building_with(project: ParsedProject) -> Iterator[ParsedProject]:
+    """While in the block, the builds of this process run on ``project``'s manifest."""
+    global _parsed
+    previous, _parsed = _parsed, project
+    try:
+        yield project
+    finally:
+        _parsed = previous
 
 
 def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
@@ -226,7 +302,9 @@ def run_dbt(
         # in-process dbt reads profiles.yml's env_var()s from this process's environment
         os.environ.update(dbt_env(database_url, settings))
         started = time.monotonic()
-        if _in_prefect_run():
+        if _parsed is not None and target_path is None and command in _MANIFEST_COMMANDS:
+            res = _invoke_plain(full_args, kwargs, manifest=_parsed.manifest())
+        elif _in_prefect_run():
             res = _invoke_prefect(full_args, target_path)
         else:
             res = _invoke_plain(full_args, kwargs)

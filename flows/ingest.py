@@ -7,8 +7,12 @@ dataclasses) and open their own connections: ``check-file`` and ``land-file`` (S
 file, ``load-file`` (COPY) per landed file, the dbt build (one Prefect task per dbt node),
 ``archive-raw``. Each stage emits ``trips.ingestion.*`` events with its counts
 (flows/events.py); :func:`flows.summary.summarise` turns what the tasks returned into the run
-summary: the final state's message and data, and the ``raw.ingestion_runs`` row. Ingestions are
-serialised by the pipeline lock (trips_warehouse/lock.py), held by the flow for the whole run.
+summary: the final state's message and data, the ``raw.ingestion_runs`` row and the run's
+Markdown artifact (key :data:`ARTIFACT_KEY`). Ingestions are serialised by the pipeline lock
+(trips_warehouse/lock.py), held by the flow for the whole run.
+
+The work follows the news: a run that leaves no batch unbuilt (every file already loaded)
+builds nothing and says so; a build selects what the raw tables reach (:data:`NEWS_REACH`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import psycopg
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
@@ -36,13 +41,38 @@ from extract_load.loader import analyze_raw
 from extract_load.sources import SourceFile, expand_paths
 from extract_load.spark import spark_session
 from flows.events import FLOW_NAME, emit_stage
-from flows.summary import BuildCounts, IngestSummary, summarise
+from flows.summary import BuildCounts, IngestSummary, markdown, summarise
 from trips_warehouse.config import MARTS_SCHEMA, Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
 from trips_warehouse.lock import pipeline_lock
 
-# tasks with side effects in the warehouse: never served from a cache
-_TASK = {"cache_policy": NONE}
+# the key of the runs' Markdown artifact (one version per run)
+ARTIFACT_KEY = "trips-ingestion"
+# what the rows of a run reach: every node downstream of the raw tables (all but the static
+# dim_time_of_day). Unit tests test the SQL, not rows: CI and the nightly build run them.
+NEWS_REACH = "source:raw+"
+NEWS_EXCLUDE = ["tag:nightly", "tag:unit"]
+
+
+def _connection_failed(task, task_run, state) -> bool:
+    """Retry a task whose database connection failed or broke (a restart, a network blip);
+    not one that failed otherwise, where a retry would only hide the bug. Retrying is exact:
+    each step starts from what the ledger says is done."""
+    try:
+        state.result()
+    except psycopg.errors.QueryCanceled:  # a statement timeout is not a connection failure
+        return False
+    except psycopg.OperationalError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+# tasks with side effects in the warehouse: never served from a cache, retried after a failed
+# database connection only
+_TASK = {"cache_policy": NONE, "retries": 2, "retry_delay_seconds": [2, 10],
+         "retry_condition_fn": _connection_failed}
 
 
 @task(name="check-file", **_TASK)
@@ -95,7 +125,8 @@ def build_marts(settings: Settings, database_url: str) -> tuple[BuildCounts, dic
         result, checks = _dbt_build(conn, settings, database_url)
         checked = _checked_through(conn, settings.raw_schema)
     vacuum_analyze_schema(database_url, MARTS_SCHEMA)
-    counts = BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks)
+    counts = BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks,
+                         slowest=tuple(result.slowest))
     return counts, checked
 
 
@@ -111,7 +142,8 @@ def _dbt_build(conn, settings: Settings, database_url: str):
     since = ledger.last_checked(conn, settings.raw_schema) if settings.dbt_checks == "new" else None
     if since is None:
         return dbt_build(settings, database_url), "all"
-    return dbt_build(settings, database_url, exclude="tag:nightly", dbt_vars=since), "new"
+    return dbt_build(settings, database_url, select=NEWS_REACH, exclude=NEWS_EXCLUDE,
+                     dbt_vars=since), "new"
 
 
 def _checked_through(conn, raw: str) -> dict:
@@ -163,7 +195,10 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
                 _analyze_raw(settings)
             counts.update(files=len(loaded), rows_loaded=sum(o.rows_loaded for o in loaded),
                           rows_rejected=sum(o.rows_rejected for o in loaded))
-        if run_dbt:
+        if run_dbt and not _news(settings):
+            run.build = BuildCounts(skipped="no new rows since the last build")
+            get_run_logger().info("dbt build skipped: no new rows since the last build")
+        elif run_dbt:
             with _stage(run, "dbt_build") as counts:
                 run.build, run.checked = build_marts(settings, resolve_database_url(settings))
                 counts.update(models_built=run.build.models_built, checks=run.build.checks,
@@ -205,6 +240,13 @@ def _land(files: list[str], settings: Settings, run: _Run) -> list[LandingResult
     return landed
 
 
+def _news(settings: Settings) -> bool:
+    """Whether raw holds batches no passing build has seen (this run's, or those of a run
+    whose build failed or never came)."""
+    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+        return ledger.batches_after_last_build(conn, settings.raw_schema) > 0
+
+
 def _analyze_raw(settings: Settings) -> None:
     # the first checks of the new rows plan on these statistics: without them a freshly
     # COPYed raw.trips is estimated at a few hundred distinct trip ids (see docs/pipeline.md)
@@ -231,12 +273,28 @@ def _recorded(settings: Settings, run: _Run, paths: list[str]) -> Iterator[None]
                 status, error = _failure(exc, run.stage)
                 ledger.finish_run(conn, run.id, status, raw=raw, error=error,
                                   **run.summary().ledger_counts())
+                if status != "interrupted":  # a stopping process does not wait on the API
+                    _publish(settings, run.summary(), status, error)
                 raise
             summary = run.summary()
             status, error = ("failed", _refused_error(summary)) if summary.refused else (
                 "completed", None)
             ledger.finish_run(conn, run.id, status, raw=raw, error=error,
                               **summary.ledger_counts())
+            _publish(settings, summary, status, error)
+
+
+def _publish(settings: Settings, summary: IngestSummary, status: str, error: str | None) -> None:
+    """The run's Markdown artifact; one that cannot be saved is logged, the run stands."""
+    try:
+        create_markdown_artifact(
+            markdown=markdown(summary, quarantine_dir=str(settings.quarantine_dir),
+                              raw_schema=settings.raw_schema, status=status, error=error),
+            key=ARTIFACT_KEY,
+            description=summary.message(),
+        )
+    except Exception:
+        get_run_logger().warning("the run's artifact could not be saved", exc_info=True)
 
 
 def _refused_error(summary: IngestSummary) -> str:

@@ -14,8 +14,10 @@ Two block types:
   lets the tests use a loopback receiver).
 * :class:`TripsSmtpEmail` sends a plain-text mail over SMTP (Prefect has no SMTP block).
 
-Both raise on delivery errors (with a timeout), so the server records the action as failed and
-logs it; the ingestion flow never waits on them.
+Both retry a delivery that failed in a way that may pass (a refused or dropped connection, a
+timeout, HTTP 429 or 5xx, an SMTP 4xx reply) twice, and raise on any other error or the third
+failure (with a timeout each), so the server records the action as failed and logs it; the
+ingestion flow never waits on them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import asyncio
 import json
 import logging
 import smtplib
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Literal
 
@@ -32,6 +35,9 @@ from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, SecretStr
 
 logger = logging.getLogger(__name__)
+
+#: Seconds to wait before each retry of a delivery that failed transiently.
+RETRY_DELAYS_S = (1.0, 3.0)
 
 #: Names of the saved block documents that ``trips notify apply`` manages.
 WEBHOOK_BLOCK = "trips-webhook"
@@ -61,7 +67,8 @@ class TripsWebhook(NotificationBlock):
         return {"subject": subject or "", "body": body, "text": text}
 
     async def notify(self, body: str, subject: str | None = None) -> None:
-        await _delivering(self, self._post(body, subject), target=_redact(self.url))
+        await _delivering(self, lambda: self._post(body, subject), target=_redact(self.url),
+                          transient=_transient_http)
 
     async def _post(self, body: str, subject: str | None) -> None:
         async with httpx.AsyncClient(timeout=self.timeout_s) as client:
@@ -107,8 +114,9 @@ class TripsSmtpEmail(NotificationBlock):
             smtp.send_message(msg)
 
     async def notify(self, body: str, subject: str | None = None) -> None:
-        send = asyncio.to_thread(self._send, self.message(body, subject))
-        await _delivering(self, send, target=f"smtp://{self.host}:{self.port}")
+        message = self.message(body, subject)
+        await _delivering(self, lambda: asyncio.to_thread(self._send, message),
+                          target=f"smtp://{self.host}:{self.port}", transient=_transient_smtp)
 
 
 def _redact(url: SecretStr) -> str:
@@ -117,21 +125,50 @@ def _redact(url: SecretStr) -> str:
     return f"{parsed.scheme}://{parsed.host}{f':{parsed.port}' if parsed.port else ''}/..."
 
 
-async def _delivering(block: NotificationBlock, delivery, target: str) -> None:
-    """Await a delivery; on error log one line and raise :class:`NotificationError`.
+def _transient_http(exc: Exception) -> bool:
+    """A failure a retry may get past: no connection, a timeout, 429 or a server error (not a
+    4xx: a wrong URL or token fails the same way every time)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        return code == 429 or code >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+def _transient_smtp(exc: Exception) -> bool:
+    """A failure a retry may get past: no connection, a dropped one, a 4xx (temporary) reply;
+    not a 5xx one (a refused login or recipient)."""
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPServerDisconnected | OSError)
+
+
+async def _delivering(block: NotificationBlock, delivery: Callable[[], Awaitable[None]],
+                      target: str, transient: Callable[[Exception], bool]) -> None:
+    """Deliver, retrying a transient failure (:data:`RETRY_DELAYS_S`); on a lasting error log
+    one line and raise :class:`NotificationError`.
 
     Prefect's send-notification action turns ``NotificationError`` into a failed action: one
     ``Action failed`` warning in the server log and a ``prefect.automation.action.failed`` event
     carrying this log line. Any other exception would be retried and dead-lettered with a full
     traceback per attempt.
     """
-    try:
-        await delivery
-    except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        log = f"{block.get_block_type_slug()} delivery to {target} failed: {error}"
-        block.logger.error(log)
-        raise NotificationError(log=log) from exc
+    for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+        try:
+            await delivery()
+            return
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if delay is not None and transient(exc):
+                block.logger.warning("%s delivery to %s failed (attempt %d), retrying: %s",
+                                     block.get_block_type_slug(), target, attempt, error)
+                await asyncio.sleep(delay)
+                continue
+            log = (f"{block.get_block_type_slug()} delivery to {target} failed"
+                   f"{f' after {attempt} attempts' if attempt > 1 else ''}: {error}")
+            block.logger.error(log)
+            raise NotificationError(log=log) from exc
 
 
 BLOCK_TYPES: tuple[type[NotificationBlock], ...] = (TripsWebhook, TripsSmtpEmail)

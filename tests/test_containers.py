@@ -76,13 +76,15 @@ def test_worker_talks_to_the_stack(services: dict) -> None:
     assert env["TRIPS_DATABASE_URL"].startswith("postgresql://")
     assert "@postgres:5432/" in env["TRIPS_DATABASE_URL"]
     assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
-    assert env["TRIPS_WORK_POOL"] == "trips"
+    # the service watches the folder the host drops files into
+    assert env["TRIPS_INBOX_DIR"] == "/data/incoming"
+    assert any(v.endswith(":/data/incoming") for v in worker["volumes"])
     assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert worker["depends_on"]["prefect-server"]["condition"] == "service_healthy"
     # every TRIPS_* setting the worker passes is one trips_warehouse.config reads
     config_source = (ROOT / "trips_warehouse" / "config.py").read_text()
     for name in env:
-        if name.startswith("TRIPS_") and name != "TRIPS_WORK_POOL":
+        if name.startswith("TRIPS_"):
             assert f'"{name}"' in config_source, f"{name} is not read by config.py"
 
 
@@ -183,7 +185,8 @@ def test_worker_image_is_python_java_and_the_project() -> None:
     entrypoint = ROOT / "docker" / "worker-entrypoint.sh"
     assert os.access(entrypoint, os.X_OK)
     script = entrypoint.read_text()
-    assert "prefect worker start --pool" in script and "deploy --all" in script
+    # the compose worker is the same service as `trips serve` on a laptop
+    assert script.rstrip().endswith("exec trips serve --no-server")
     ignore = (ROOT / "docker" / "Dockerfile.dockerignore").read_text().split()
     assert ".venv" in ignore and ".env" in ignore
 

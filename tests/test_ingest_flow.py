@@ -202,3 +202,20 @@ def test_cli_ingest_on_embedded_postgres(tmp_path, monkeypatch, prefect_server):
         stop_embedded_server(load_settings())
     # stopped, even though this process still had it open (it used to keep running)
     assert not (load_settings().embedded_pg_dir / "postmaster.pid").exists()
+
+
+def test_tasks_retry_a_failed_database_connection_only():
+    """A refused or broken connection may pass (a restart, a blip); any other error is a bug a
+    retry would hide, and a statement timeout is no connection failure."""
+    from prefect.states import Completed, Failed
+
+    from flows.ingest import _connection_failed
+
+    def retried(exc) -> bool:
+        return _connection_failed(None, None, Failed(data=exc))
+
+    assert retried(psycopg.OperationalError("connection refused"))
+    assert not retried(psycopg.errors.QueryCanceled("canceling statement due to timeout"))
+    assert not retried(psycopg.errors.UndefinedTable("no such table"))
+    assert not retried(ValueError("a bug"))
+    assert not _connection_failed(None, None, Completed())

@@ -4,9 +4,10 @@
 
 The flow body only sequences small tasks that take and return plain data (paths, settings,
 dataclasses) and open their own connections: ``check-file`` and ``land-file`` (Spark) per
-file, ``load-file`` (COPY) per landed file, the dbt build (one Prefect task per dbt node),
-``archive-raw``. Each stage emits ``trips.ingestion.*`` events with its counts
-(flows/events.py); :func:`flows.summary.summarise` turns what the tasks returned into the run
+file, ``load-file`` (COPY) per landed file, the dbt build (one Prefect task per dbt node;
+none in ``trips serve``, flows/dbt_build.py), ``archive-raw``. Each stage emits
+``trips.ingestion.*`` events with its counts (flows/events.py);
+:func:`flows.summary.summarise` turns what the tasks returned into the run
 summary: the final state's message and data, the ``raw.ingestion_runs`` row and the run's
 Markdown artifact (key :data:`ARTIFACT_KEY`). Ingestions are serialised by the pipeline lock
 (trips_warehouse/lock.py), held by the flow for the whole run.

@@ -160,10 +160,12 @@ def drop(inbox: Path, name: str, rows) -> Path:
 
 
 def completed_notice(receiver, path: Path, count: int = 2):
-    return receiver.inbox.wait_for(
-        lambda m: "Completed" in m.subject and f"Files: {path}" in m.body, count=count,
-        timeout=120,
-    )
+    """The Completed notifications of the run that took ``path`` (with others, maybe)."""
+    def of_path(m) -> bool:
+        files = next((line for line in m.body.splitlines() if line.startswith("Files: ")), "")
+        return "Completed" in m.subject and str(path) in files.removeprefix("Files: ").split(", ")
+
+    return receiver.inbox.wait_for(of_path, count=count, timeout=120)
 
 
 def test_two_files_are_ingested_once_with_runs_artifacts_and_notices(

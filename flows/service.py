@@ -57,6 +57,8 @@ CHECKS_CRON = "30 2 * * *"
 DEBOUNCE_S = 0.5
 # a steady stream of arrivals starts a run after this long anyway
 MAX_DEBOUNCE_S = 5.0
+# a run that could not be started (the Prefect API restarting) is tried again after this long
+RETRY_S = 10.0
 # the names the inbox takes (extract_load.sources.CSV_SUFFIXES)
 CSV_SUFFIXES = (".csv", ".csv.gz")
 
@@ -123,6 +125,13 @@ class Queue:
         with self._cond:
             self.stopping = True
             self._cond.notify_all()
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if a stop is requested."""
+        deadline = time.monotonic() + seconds
+        with self._cond:
+            while not self.stopping and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
 
     def next(self) -> Work | None:
         """The next work, when there is some (files: once quiet for the debounce); None once
@@ -347,6 +356,12 @@ def serve(settings: Settings, *, ready: Callable[[str], None] | None = None,
                         log.warning("stopping: the run in progress was abandoned (the next "
                                     "start resumes it)")
                         break
+                    except Exception:  # no run was made: the API is down, or refused it
+                        log.exception("the run could not be started; trying again in %.0f s",
+                                      RETRY_S)
+                        queue.pause(RETRY_S)
+                        if work.files:
+                            queue.add_files(work.files)
                     finally:
                         running.clear()
                 return service.runs

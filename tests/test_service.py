@@ -184,6 +184,13 @@ def test_two_files_are_ingested_once_with_runs_artifacts_and_notices(
     recorded = runs(warehouse)
     assert [(r[0], r[2]) for r in recorded] == [("completed", 1), ("completed", 1)]
 
+    # the automations told the receiver (generic + Slack each) when each run completed (the
+    # ledger row is final a moment before the flow run's state)
+    for path in (a, b):
+        notices = completed_notice(http_receiver, path)
+        assert len(notices) == 2
+        assert any("loaded" in m.body for m in notices)
+
     # the runs are the deployment's, in the API, each with its artifact
     flow_runs = asyncio.run(_deployment_runs([r[3] for r in recorded]))
     for flow_run, artifacts, path in zip(flow_runs, _artifacts(flow_runs), [a, b], strict=True):
@@ -194,12 +201,6 @@ def test_two_files_are_ingested_once_with_runs_artifacts_and_notices(
         assert artifact.key == "trips-ingestion"
         assert f"`{path}` | loaded |" in artifact.data
         assert "## Slowest stages" in artifact.data
-
-    # and the automations told the receiver (generic + Slack each)
-    for path in (a, b):
-        notices = completed_notice(http_receiver, path)
-        assert len(notices) == 2
-        assert any("loaded" in m.body for m in notices)
 
 
 def test_a_file_arriving_during_a_run_waits_for_the_next(service, warehouse, http_receiver):

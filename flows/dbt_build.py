@@ -5,11 +5,12 @@
 folders from :mod:`trips_warehouse.config`.
 
 * Inside a Prefect flow (or task) run it uses ``prefect_dbt.PrefectDbtRunner``, so every model,
-  test and unit test shows up as its own Prefect task.
+  test and unit test shows up as its own Prefect task, unless the caller asks for none
+  (``per_node_tasks=False``: the per-file builds of an ingestion, where the tasks cost more
+  than the build; docs/pipeline.md has the figures).
 * Outside Prefect it uses ``dbt.cli.main.dbtRunner`` directly.
 * Where a long-running process keeps a :class:`ParsedProject` (``trips serve``, see
-  :func:`building_with`), builds use ``dbtRunner`` on that manifest: no parse per build, and no
-  Prefect task per node (docs/pipeline.md has the figures that decided it).
+  :func:`building_with`), builds use ``dbtRunner`` on that manifest: no parse per build.
 
 Either way a failed model or test raises :class:`DbtBuildFailed` naming the failed nodes. The
 runner's own ``raise_on_failure`` is turned off only so that *we* can build one typed result and
@@ -287,6 +288,7 @@ def run_dbt(
     target_path: Path | None = None,
     raise_on_failure: bool = True,
     dbt_vars: dict[str, Any] | None = None,
+    per_node_tasks: bool = True,
 ) -> DbtRunResult:
     """Run one dbt command (``["build", "--select", "fct_trips"]``) in this process.
 
@@ -304,7 +306,7 @@ def run_dbt(
         started = time.monotonic()
         if _parsed is not None and target_path is None and command in _MANIFEST_COMMANDS:
             res = _invoke_plain(full_args, kwargs, manifest=_parsed.manifest())
-        elif _in_prefect_run():
+        elif per_node_tasks and _in_prefect_run():
             res = _invoke_prefect(full_args, target_path)
         else:
             res = _invoke_plain(full_args, kwargs)
@@ -324,6 +326,7 @@ def dbt_build(
     full_refresh: bool = False,
     target_path: Path | None = None,
     dbt_vars: dict[str, Any] | None = None,
+    per_node_tasks: bool = True,
 ) -> DbtRunResult:
     """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure."""
     args = ["build"]
@@ -339,6 +342,7 @@ def dbt_build(
         database_url=database_url,
         target_path=target_path,
         dbt_vars=dbt_vars,
+        per_node_tasks=per_node_tasks,
     )
 
 

@@ -4,8 +4,8 @@
 
 The flow body only sequences small tasks that take and return plain data (paths, settings,
 dataclasses) and open their own connections: ``check-file`` and ``land-file`` (Spark) per
-file, ``load-file`` (COPY) per landed file, the dbt build (one Prefect task per dbt node;
-none in ``trips serve``, flows/dbt_build.py), ``archive-raw``. Each stage emits
+file, ``load-file`` (COPY) per landed file, the dbt build (a Prefect task per dbt node for
+a full build, none for a build of new rows: flows/dbt_build.py), ``archive-raw``. Each stage emits
 ``trips.ingestion.*`` events with its counts (flows/events.py);
 :func:`flows.summary.summarise` turns what the tasks returned into the run
 summary: the final state's message and data, the ``raw.ingestion_runs`` row and the run's
@@ -143,8 +143,10 @@ def _dbt_build(conn, settings: Settings, database_url: str):
     since = ledger.last_checked(conn, settings.raw_schema) if settings.dbt_checks == "new" else None
     if since is None:
         return dbt_build(settings, database_url), "all"
+    # no Prefect task per node: for a build of a file's rows they cost more than the build
+    # (docs/pipeline.md); the artifact names the slowest nodes instead
     return dbt_build(settings, database_url, select=NEWS_REACH, exclude=NEWS_EXCLUDE,
-                     dbt_vars=since), "new"
+                     dbt_vars=since, per_node_tasks=False), "new"
 
 
 def _checked_through(conn, raw: str) -> dict:

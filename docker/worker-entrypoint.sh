@@ -1,14 +1,15 @@
 #!/bin/sh
-# prefect-worker container: make sure the work pool and the deployments of prefect.yaml exist on
-# the server (both idempotent), then run a process worker that executes flow runs here.
+# prefect-worker container: wait for the Prefect API, then run the ingestion service. `trips serve`
+# registers its deployments (trips-ingest/inbox, trips-dbt-build/nightly-checks) and runs their
+# flow runs in this container: one per file arriving in TRIPS_INBOX_DIR, those started from the
+# UI or API, and the nightly checks on their schedule.
 set -eu
 
-POOL="${TRIPS_WORK_POOL:-trips}"
 cd /opt/trips
 
 echo "waiting for the Prefect API at ${PREFECT_API_URL}"
 i=0
-until prefect version >/dev/null 2>&1 && python - <<'PY'
+until python - <<'PY'
 import os, sys, urllib.request
 url = os.environ["PREFECT_API_URL"].rstrip("/") + "/health"
 try:
@@ -22,8 +23,4 @@ do
     sleep 2
 done
 
-prefect work-pool inspect "$POOL" >/dev/null 2>&1 \
-    || prefect work-pool create "$POOL" --type process
-prefect --no-prompt deploy --all
-
-exec prefect worker start --pool "$POOL" --type process --name "worker-$(hostname)"
+exec trips serve --no-server

@@ -62,6 +62,8 @@ class SourceFile:
 def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
     """Files named by ``paths``: files as given, folders searched recursively for .csv and
     .csv.gz files, globs expanded (glob characters in an existing file's name are literal).
+    In a folder, dot-names are left out, as globs leave them out: a file being written under a
+    dot-name is renamed when complete (the inbox rule of ``trips serve``, docs/pipeline.md).
 
     Raises SourceError when an argument matches nothing, so a typo never passes silently.
     """
@@ -72,7 +74,9 @@ def expand_paths(paths: list[str] | tuple[str, ...]) -> list[Path]:
             found[p.resolve()] = None
         elif p.is_dir():
             matches = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(CSV_SUFFIXES)
+                f for f in p.rglob("*")
+                if f.is_file() and f.name.lower().endswith(CSV_SUFFIXES)
+                and not any(part.startswith(".") for part in f.relative_to(p).parts)
             )
             if not matches:
                 raise SourceError(f"{arg}: folder contains no .csv or .csv.gz files")

@@ -5,8 +5,12 @@
 folders from :mod:`trips_warehouse.config`.
 
 * Inside a Prefect flow (or task) run it uses ``prefect_dbt.PrefectDbtRunner``, so every model,
-  test and unit test shows up as its own Prefect task.
+  test and unit test shows up as its own Prefect task, unless the caller asks for none
+  (``per_node_tasks=False``: the per-file builds of an ingestion, where the tasks cost more
+  than the build; docs/pipeline.md has the figures).
 * Outside Prefect it uses ``dbt.cli.main.dbtRunner`` directly.
+* Where a long-running process keeps a :class:`ParsedProject` (``trips serve``, see
+  :func:`building_with`), builds use ``dbtRunner`` on that manifest: no parse per build.
 
 dbt's console log is a log, so it never goes to stdout (which carries a command's result, e.g.
 ``trips ingest --json``): inside a run it goes to the run logger (the Prefect UI, and stderr
@@ -27,6 +31,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,7 +55,13 @@ from trips_warehouse.lock import pipeline_lock
 log = logging.getLogger(__name__)
 
 # dbt keeps global state (flags, adapters, event manager): one invocation per process at a time.
-_DBT_LOCK = threading.Lock()
+_DBT_LOCK = threading.RLock()
+# the project parse the builds of this process use (building_with); None: dbt parses per build
+_parsed: ParsedProject | None = None
+# commands that run on a manifest handed to dbtRunner
+_MANIFEST_COMMANDS = {"build", "run", "test"}
+# the dbt project's own folders that hold no input of the parse
+_NOT_PARSED = {"target", "logs", "dbt_packages"}
 
 _FAILED = {"error", "fail", "runtime error"}
 _TEST_TYPES = {"test", "unit_test"}
@@ -70,6 +82,8 @@ class DbtRunResult:
     messages: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
     error: str | None = None
+    # the nodes that took longest, slowest first: (name, seconds)
+    slowest: list[tuple[str, float]] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
@@ -160,8 +174,10 @@ def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
     result = DbtRunResult(command=command, success=bool(res.success), elapsed_s=elapsed_s)
     if res.exception is not None:
         result.error = f"{type(res.exception).__name__}: {res.exception}"
+    timings = []
     for node_result in getattr(res.result, "results", None) or []:
         node = node_result.node
+        timings.append((node.name, float(node_result.execution_time or 0.0)))
         kind = str(node.resource_type)
         status = str(node_result.status)
         if status in _FAILED:
@@ -180,15 +196,16 @@ def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
                 result.tests_warned += 1
     if result.failures:
         result.success = False
+    result.slowest = sorted(timings, key=lambda t: t[1], reverse=True)[:5]
     return result
 
 
 def _invoke_plain(
     args: list[str], kwargs: dict[str, str], *, callbacks: list | None = None,
-    colors: bool | None = None,
+    colors: bool | None = None, manifest: Any = None,
 ) -> Any:
     """dbtRunner with its console log on stderr; colours (default) only on a terminal and
-    without NO_COLOR."""
+    without NO_COLOR. ``manifest``: a parsed project (no parse in this call)."""
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import capture_stdout_logs, stop_capture_stdout_logs
 
@@ -199,7 +216,7 @@ def _invoke_plain(
     # replaces that stream for the invocation
     capture_stdout_logs(sys.stderr)
     try:
-        return dbtRunner(callbacks=callbacks or []).invoke([*args, *flags])
+        return dbtRunner(callbacks=callbacks or [], manifest=manifest).invoke([*args, *flags])
     finally:
         stop_capture_stdout_logs()
 
@@ -217,6 +234,66 @@ def _to_logger(logger) -> Any:
             logger.log(level, event.info.msg)
 
     return forward
+
+
+class ParsedProject:
+    """One parse of the dbt project, reused by the builds of a long-running process.
+
+    dbt parses the project on every invocation (through PrefectDbtRunner twice: its ``parse``
+    for the task graph, then dbt's own inside ``build``), seconds per build even when partial.
+    ``dbtRunner(manifest=...)`` skips it. The manifest is parsed again when a file dbt reads
+    changes (path, size and mtime of every file of the project, and profiles.yml), so an edited
+    model is built as edited. Parse-time vars (``raw_schema``) come from the settings, which
+    stay the same for the life of the process; run-time vars (the checks scope) are per build.
+    """
+
+    def __init__(self, settings: Settings, database_url: str):
+        self.settings = settings
+        self.database_url = database_url
+        self.parses = 0
+        self._manifest: Any = None
+        self._fingerprint: tuple | None = None
+
+    def manifest(self) -> Any:
+        """The manifest, parsed now if the project changed since the last parse."""
+        with _DBT_LOCK:
+            fingerprint = _project_fingerprint()
+            if self._manifest is None or fingerprint != self._fingerprint:
+                os.environ.update(dbt_env(self.database_url, self.settings))
+                args = ["parse", *_var_args(self.settings, ["parse"], None)]
+                started = time.monotonic()
+                res = _invoke_plain(args, _location_kwargs("parse", None))
+                if not res.success:
+                    raise DbtBuildFailed(_summarise("parse", res, time.monotonic() - started))
+                self._manifest, self._fingerprint = res.result, fingerprint
+                self.parses += 1
+                log.info("dbt project parsed in %.1fs", time.monotonic() - started)
+            return self._manifest
+
+
+def _project_fingerprint() -> tuple:
+    """(path, size, mtime) of every file a parse of the project reads."""
+    found = []
+    for root, dirs, files in os.walk(DBT_PROJECT_DIR):
+        if Path(root) == DBT_PROJECT_DIR:
+            dirs[:] = [d for d in dirs if d not in _NOT_PARSED]
+        for name in files:
+            stat = os.stat(os.path.join(root, name))
+            found.append((os.path.join(root, name), stat.st_size, stat.st_mtime_ns))
+    stat = os.stat(DBT_PROFILES_DIR / "profiles.yml")
+    found.append(("profiles.yml", stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(found))
+
+
+@contextmanager
+def building_with(project: ParsedProject) -> Iterator[ParsedProject]:
+    """While in the block, the builds of this process run on ``project``'s manifest."""
+    global _parsed
+    previous, _parsed = _parsed, project
+    try:
+        yield project
+    finally:
+        _parsed = previous
 
 
 def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
@@ -265,6 +342,7 @@ def run_dbt(
     target_path: Path | None = None,
     raise_on_failure: bool = True,
     dbt_vars: dict[str, Any] | None = None,
+    per_node_tasks: bool = True,
 ) -> DbtRunResult:
     """Run one dbt command (``["build", "--select", "fct_trips"]``) in this process.
 
@@ -280,7 +358,9 @@ def run_dbt(
         # in-process dbt reads profiles.yml's env_var()s from this process's environment
         os.environ.update(dbt_env(database_url, settings))
         started = time.monotonic()
-        if _in_prefect_run():
+        if _parsed is not None and target_path is None and command in _MANIFEST_COMMANDS:
+            res = _invoke_plain(full_args, kwargs, manifest=_parsed.manifest())
+        elif per_node_tasks and _in_prefect_run():
             res = _invoke_prefect(full_args, target_path)
         else:
             res = _invoke_plain(full_args, kwargs)
@@ -301,6 +381,7 @@ def dbt_build(
     full_refresh: bool = False,
     target_path: Path | None = None,
     dbt_vars: dict[str, Any] | None = None,
+    per_node_tasks: bool = True,
 ) -> DbtRunResult:
     """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure.
 
@@ -321,6 +402,7 @@ def dbt_build(
         database_url=database_url,
         target_path=target_path,
         dbt_vars=dbt_vars,
+        per_node_tasks=per_node_tasks,
     )
 
 

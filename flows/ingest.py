@@ -4,11 +4,17 @@
 
 The flow body only sequences small tasks that take and return plain data (paths, settings,
 dataclasses) and open their own connections: ``check-file`` and ``land-file`` (Spark) per
-file, ``load-file`` (COPY) per landed file, the dbt build (one Prefect task per dbt node),
-``archive-raw``. Each stage emits ``trips.ingestion.*`` events with its counts
-(flows/events.py); :func:`flows.summary.summarise` turns what the tasks returned into the run
-summary: the final state's message and data, and the ``raw.ingestion_runs`` row. Ingestions are
-serialised by the pipeline lock (trips_warehouse/lock.py), held by the flow for the whole run.
+file, ``load-file`` (COPY) per landed file, the dbt build (a Prefect task per dbt node for
+a full build, none for a build of new rows: flows/dbt_build.py), ``archive-raw``. Each stage emits
+``trips.ingestion.*`` events with its counts (flows/events.py);
+:func:`flows.summary.summarise` turns what the tasks returned into the run
+summary: the final state's message and data, the ``raw.ingestion_runs`` row and the run's
+Markdown artifact (key :data:`ARTIFACT_KEY`). Ingestions are serialised by the pipeline lock
+(trips_warehouse/lock.py), held by the flow for the whole run.
+
+The work follows the news: a run that leaves no batch unbuilt (every file already loaded)
+builds nothing and says so; a build selects what the raw tables reach (selector
+``ingestion_checks``, dbt_project/selectors.yml).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 
 import psycopg
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
@@ -36,13 +43,36 @@ from extract_load.loader import analyze_raw
 from extract_load.sources import SourceFile, expand_paths
 from extract_load.spark import spark_session
 from flows.events import FLOW_NAME, emit_stage
-from flows.summary import BuildCounts, IngestSummary, summarise
+from flows.summary import BuildCounts, IngestSummary, markdown, summarise
 from trips_warehouse.config import MARTS_SCHEMA, Settings, load_settings
 from trips_warehouse.db import resolve_database_url, vacuum_analyze_schema
 from trips_warehouse.lock import pipeline_lock
 
-# tasks with side effects in the warehouse: never served from a cache
-_TASK = {"cache_policy": NONE}
+# the key of the runs' Markdown artifact (one version per run)
+ARTIFACT_KEY = "trips-ingestion"
+# what the rows of a run reach: every node downstream of the raw tables (all but the static
+# dim_time_of_day). Unit tests test the SQL, not rows: CI and the nightly build run them.
+
+
+def _connection_failed(task, task_run, state) -> bool:
+    """Retry a task whose database connection failed or broke (a restart, a network blip);
+    not one that failed otherwise, where a retry would only hide the bug. Retrying is exact:
+    each step starts from what the ledger says is done."""
+    try:
+        state.result()
+    except psycopg.errors.QueryCanceled:  # a statement timeout is not a connection failure
+        return False
+    except psycopg.OperationalError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+# tasks with side effects in the warehouse: never served from a cache, retried after a failed
+# database connection only
+_TASK = {"cache_policy": NONE, "retries": 2, "retry_delay_seconds": [2, 10],
+         "retry_condition_fn": _connection_failed}
 
 
 @task(name="check-file", **_TASK)
@@ -93,7 +123,8 @@ def build_marts(settings: Settings, database_url: str) -> BuildCounts:
     scans (see db.py)."""
     result, checks = _dbt_build(settings, database_url)
     vacuum_analyze_schema(database_url, MARTS_SCHEMA)
-    return BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks)
+    return BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks,
+                       slowest=tuple(result.slowest))
 
 
 def _dbt_build(settings: Settings, database_url: str):
@@ -107,8 +138,13 @@ def _dbt_build(settings: Settings, database_url: str):
     from flows.dbt_build import dbt_build
 
     checks = settings.dbt_checks
-    selector = "ingestion_checks" if checks == "new" else None
-    return dbt_build(settings, database_url, selector=selector, dbt_vars={"checks": checks}), checks
+    if checks == "all":
+        return dbt_build(settings, database_url, dbt_vars={"checks": checks}), checks
+    # what the raw tables reach, without the nightly tests (selector ingestion_checks); no
+    # Prefect task per node: for a build of a file's rows they cost more than the build
+    # (docs/pipeline.md); the artifact names the slowest nodes instead
+    return dbt_build(settings, database_url, selector="ingestion_checks",
+                     dbt_vars={"checks": checks}, per_node_tasks=False), checks
 
 
 def _run_id() -> str:
@@ -149,7 +185,10 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
                 _analyze_raw(settings)
             counts.update(files=len(loaded), rows_loaded=sum(o.rows_loaded for o in loaded),
                           rows_rejected=sum(o.rows_rejected for o in loaded))
-        if run_dbt:
+        if run_dbt and not _news(settings):
+            run.build = BuildCounts(skipped="no new rows since the last build")
+            get_run_logger().info("dbt build skipped: no new rows since the last build")
+        elif run_dbt:
             with _stage(run, "dbt_build") as counts:
                 run.build = build_marts(settings, resolve_database_url(settings))
                 counts.update(models_built=run.build.models_built, checks=run.build.checks,
@@ -191,6 +230,23 @@ def _land(files: list[str], settings: Settings, run: _Run) -> list[LandingResult
     return landed
 
 
+def _news(settings: Settings) -> bool:
+    """Whether raw holds batches no passing build has checked: this run's, or those of a run
+    whose build failed or never came. Reads the watermark dbt records after a passing build
+    (dbt_project/macros/checks_scope.sql); before the first one, any batch is news."""
+    raw = settings.raw_schema
+    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+        watermark = None
+        if conn.execute("select to_regclass('dbt_meta.checks_watermark')").fetchone()[0]:
+            watermark = conn.execute(
+                "select max(checked_batch_id) from dbt_meta.checks_watermark"
+            ).fetchone()[0]
+        return conn.execute(
+            f"select exists (select from {raw}.load_batches where batch_id > %s)",
+            (watermark or 0,),
+        ).fetchone()[0]
+
+
 def _analyze_raw(settings: Settings) -> None:
     # the first checks of the new rows plan on these statistics: without them a freshly
     # COPYed raw.trips is estimated at a few hundred distinct trip ids (see docs/pipeline.md)
@@ -217,12 +273,28 @@ def _recorded(settings: Settings, run: _Run, paths: list[str]) -> Iterator[None]
                 status, error = _failure(exc, run.stage)
                 ledger.finish_run(conn, run.id, status, raw=raw, error=error,
                                   **run.summary().ledger_counts())
+                if status != "interrupted":  # a stopping process does not wait on the API
+                    _publish(settings, run.summary(), status, error)
                 raise
             summary = run.summary()
             status, error = ("failed", _refused_error(summary)) if summary.refused else (
                 "completed", None)
             ledger.finish_run(conn, run.id, status, raw=raw, error=error,
                               **summary.ledger_counts())
+            _publish(settings, summary, status, error)
+
+
+def _publish(settings: Settings, summary: IngestSummary, status: str, error: str | None) -> None:
+    """The run's Markdown artifact; one that cannot be saved is logged, the run stands."""
+    try:
+        create_markdown_artifact(
+            markdown=markdown(summary, quarantine_dir=str(settings.quarantine_dir),
+                              raw_schema=settings.raw_schema, status=status, error=error),
+            key=ARTIFACT_KEY,
+            description=summary.message(),
+        )
+    except Exception:
+        get_run_logger().warning("the run's artifact could not be saved", exc_info=True)
 
 
 def _refused_error(summary: IngestSummary) -> str:

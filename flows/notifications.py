@@ -27,6 +27,7 @@ event carrying the error); the ingestion flow never waits on a destination.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 import httpx
@@ -65,12 +66,35 @@ class TripsCustomWebhook(CustomWebhookNotificationBlock):
     _description = "Prefect's Custom Webhook, raising NotificationError when delivery fails."
 
     async def notify(self, body: str, subject: str | None = None) -> None:
-        try:
-            await self.anotify(body, subject)
-        except httpx.HTTPError as exc:
-            log = f"{self.name} delivery to {_redact(exc)} failed: {_reason(exc)}"
-            self.logger.error(log)
-            raise NotificationError(log=log) from exc
+        """Deliver; a failure a retry may get past (:func:`_transient`) is retried after each
+        of :data:`RETRY_DELAYS_S`, any other (a wrong URL or token) fails at once."""
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+            try:
+                await self.anotify(body, subject)
+                return
+            except httpx.HTTPError as exc:
+                if delay is not None and _transient(exc):
+                    self.logger.warning("%s delivery to %s failed (attempt %d), retrying: %s",
+                                        self.name, _redact(exc), attempt, _reason(exc))
+                    await asyncio.sleep(delay)
+                    continue
+                log = (f"{self.name} delivery to {_redact(exc)} failed"
+                       f"{f' after {attempt} attempts' if attempt > 1 else ''}: {_reason(exc)}")
+                self.logger.error(log)
+                raise NotificationError(log=log) from exc
+
+
+#: Seconds to wait before each retry of a webhook delivery that failed transiently.
+RETRY_DELAYS_S = (1.0, 3.0)
+
+
+def _transient(exc: httpx.HTTPError) -> bool:
+    """A failure a retry may get past: no connection, a timeout, 429 or a server error (not a
+    4xx: a wrong URL or token fails the same way every time)."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        return code == 429 or code >= 500
+    return isinstance(exc, httpx.TransportError)
 
 
 def _redact(exc: httpx.HTTPError) -> str:

@@ -1,8 +1,9 @@
 """What an ingestion run did, computed from what its stages returned.
 
-One pure function, :func:`summarise`, over plain data; its result has four readers: the flow
+One pure function, :func:`summarise`, over plain data; its result has five readers: the flow
 run's final state (message and data), the ``raw.ingestion_runs`` row (:meth:`ledger_counts`),
-``trips ingest``'s output and its ``--json`` document (:meth:`counts`).
+``trips ingest``'s output and its ``--json`` document (:meth:`counts`), and the run's artifact
+in the Prefect UI (:func:`markdown`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ class BuildCounts:
     tests_passed: int = 0
     tests_failed: int = 0
     checks: str = ""
+    # why there was no build ("" when there was one)
+    skipped: str = ""
+    # the slowest dbt nodes: (name, seconds)
+    slowest: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,9 +103,15 @@ class IngestSummary:
             f"{self.files_refused} refused; rows read {self.rows_read}, rejected "
             f"{self.rows_rejected}, loaded {self.rows_loaded}"
             f"{f' ({self.rows_duplicate} duplicate rows kept)' if self.rows_duplicate else ''}"
-            f"; dbt models built "
-            f"{self.models_built}, tests {self.tests_passed} passed / {self.tests_failed} failed"
-            f"{f' ({self.checks} rows)' if self.checks else ''}; {self.duration_s:.1f}s"
+            f"; {self._build_message()}; {self.duration_s:.1f}s"
+        )
+
+    def _build_message(self) -> str:
+        if self.build.skipped:
+            return f"dbt build skipped: {self.build.skipped}"
+        return (
+            f"dbt models built {self.models_built}, tests {self.tests_passed} passed / "
+            f"{self.tests_failed} failed{f' ({self.checks} rows)' if self.checks else ''}"
         )
 
     def counts(self) -> dict:
@@ -114,6 +125,7 @@ class IngestSummary:
             "tests_passed": self.tests_passed,
             "tests_failed": self.tests_failed,
             "checks": self.checks,
+            "build_skipped": self.build.skipped,
             "duration_s": self.duration_s,
             "stage_seconds": dict(self.stage_seconds),
         }
@@ -122,7 +134,7 @@ class IngestSummary:
         """The run's figures as ``raw.ingestion_runs`` columns."""
         counts = self.counts()
         counts["files_total"] = counts.pop("files")
-        for key in ("run_id", "stage_seconds", "checks"):
+        for key in ("run_id", "stage_seconds", "checks", "build_skipped"):
             counts.pop(key)
         return counts
 
@@ -143,3 +155,55 @@ def summarise(
         duration_s=duration_s,
         stage_seconds=dict(stage_seconds or {}),
     )
+
+
+def markdown(summary: IngestSummary, *, quarantine_dir: str, raw_schema: str = "raw",
+             status: str = "completed", error: str | None = None) -> str:
+    """The run as a Markdown artifact: what a user looks for in the UI (the files and their
+    rows, the slowest stages and dbt nodes, where the rejected rows are)."""
+    lines = [
+        f"# Ingestion {status}",
+        "",
+        summary.message(),
+        "",
+    ]
+    if error:
+        lines += ["**Error:** " + error.splitlines()[0], ""]
+    if summary.outcomes:
+        lines += [
+            "| file | status | rows read | rejected | loaded | note |",
+            "|---|---|---:|---:|---:|---|",
+            *(
+                f"| `{_cell(o.path)}` | {o.status} | {o.rows_read:,} | {o.rows_rejected:,} | "
+                f"{o.rows_loaded:,} | {_cell(o.message)} |"
+                for o in summary.outcomes
+            ),
+            "",
+        ]
+    else:
+        lines += ["No files.", ""]
+    stages = sorted(summary.stage_seconds.items(), key=lambda kv: kv[1], reverse=True)
+    if stages:
+        lines += ["## Slowest stages", "", "| stage | seconds |", "|---|---:|"]
+        lines += [f"| {name} | {seconds:.1f} |" for name, seconds in stages]
+        lines.append("")
+    if summary.build.slowest:
+        lines += ["## Slowest dbt nodes", "", "| node | seconds |", "|---|---:|"]
+        lines += [f"| {name} | {seconds:.1f} |" for name, seconds in summary.build.slowest]
+        lines.append("")
+    rejected = [o for o in summary.outcomes if o.rows_rejected]
+    if rejected:
+        lines += ["## Quarantine", ""]
+        lines += [
+            f"- `{o.path}`: {o.rows_rejected:,} rows in `{quarantine_dir}/source_hash="
+            f"{o.file_hash}`; in the warehouse: `select * from {raw_schema}.trips_rejected"
+            f" where source_file_hash = '{o.file_hash}'`"
+            for o in rejected
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text safe in one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")

@@ -101,11 +101,12 @@ def _register_all() -> None:
     from trips_cli.extract_load import register as register_extract_load
     from trips_cli.flows import register as register_flows
     from trips_cli.ingest import register as register_ingest
+    from trips_cli.serve import register as register_serve
     from trips_cli.superset import register as register_superset
 
     for register in (
         register_extract_load, register_ingest, register_flows, register_analytics, register_db,
-        register_dbt, register_superset,
+        register_dbt, register_superset, register_serve,
     ):
         register(main)
 

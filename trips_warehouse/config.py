@@ -85,6 +85,12 @@ class Settings:
     superset_admin_user: str = "admin"
     superset_admin_password: str | None = None
     superset_reader_role: str = "trips_superset_reader"
+    # the folder `trips serve` watches for new files; None = $TRIPS_DATA_DIR/inbox
+    inbox_dir: Path | None = None
+
+    @property
+    def inbox(self) -> Path:
+        return self.inbox_dir or self.data_dir / "inbox"
 
     @property
     def lake_root(self) -> Path:
@@ -171,4 +177,5 @@ def load_settings() -> Settings:
         superset_admin_user=_env("TRIPS_SUPERSET_ADMIN_USER", "admin"),
         superset_admin_password=_env("TRIPS_SUPERSET_ADMIN_PASSWORD"),
         superset_reader_role=_env("TRIPS_SUPERSET_READER", "trips_superset_reader"),
+        inbox_dir=_path_or_none(_env("TRIPS_INBOX_DIR")),
     )

@@ -80,11 +80,17 @@ def test_ingest_reconciles_and_reingest_changes_nothing(pipeline_env, tmp_path):
     summary = state.result()
     assert (summary.files, summary.files_skipped, summary.rows_loaded) == (2, 2, 0)
     assert again.exists() and counts(url) == {"raw": 80, "rejected": 5, "fct": 80, "grouped": 80}
+    # and no dbt build at all: the run says so
+    assert "dbt build skipped: no new rows since the last build" in state.message
+    assert summary.models_built == 0 and "dbt_build" not in summary.stage_seconds
 
-    # a new file is added incrementally
+    # a new file is added incrementally; loaded without a build, its batches are built by the
+    # next run although that run brings nothing new itself
     more = write_csv(tmp_path / "more.csv", good_rows(7, day=20))
+    assert ingest_flow([str(more)], run_dbt=False, return_state=True).is_completed()
     state = ingest_flow([str(more)], return_state=True)
     assert state.is_completed(), state.message
+    assert state.result().files_skipped == 1 and state.result().models_built > 5
     assert counts(url) == {"raw": 87, "rejected": 5, "fct": 87, "grouped": 87}
 
 
@@ -206,3 +212,20 @@ def test_cli_ingest_on_embedded_postgres(tmp_path, monkeypatch, prefect_server):
         stop_embedded_server(load_settings())
     # stopped, even though this process still had it open (it used to keep running)
     assert not (load_settings().embedded_pg_dir / "postmaster.pid").exists()
+
+
+def test_tasks_retry_a_failed_database_connection_only():
+    """A refused or broken connection may pass (a restart, a blip); any other error is a bug a
+    retry would hide, and a statement timeout is no connection failure."""
+    from prefect.states import Completed, Failed
+
+    from flows.ingest import _connection_failed
+
+    def retried(exc) -> bool:
+        return _connection_failed(None, None, Failed(data=exc))
+
+    assert retried(psycopg.OperationalError("connection refused"))
+    assert not retried(psycopg.errors.QueryCanceled("canceling statement due to timeout"))
+    assert not retried(psycopg.errors.UndefinedTable("no such table"))
+    assert not retried(ValueError("a bug"))
+    assert not _connection_failed(None, None, Completed())

@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import threading
 import time
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 from flows.automations import NAME_PREFIX, apply
 from tests.integration.prefect_fixtures import (
@@ -212,3 +216,54 @@ def test_cli_apply_and_list(applied_automations, notify_settings, http_receiver,
     assert sent.exit_code == 0, sent.output
     assert http_receiver.inbox.wait_for(lambda m: m.subject == "[trips] test", count=2)
     assert smtp_receiver.inbox.wait_for(lambda m: m.subject == "[trips] test")
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers each POST with the next status of ``statuses`` (then 200), recording them."""
+
+    statuses: list[int]
+    seen: list[int]
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        status = self.statuses.pop(0) if self.statuses else 200
+        self.seen.append(status)
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("statuses", "delivered", "posts"),
+    [([503], True, [503, 200]), ([502, 429, 500], False, [502, 429, 500]), ([404], False, [404])],
+)
+def test_webhook_delivery_retries_transient_failures_only(statuses, delivered, posts):
+    """A server error or 429 is retried (twice); a 404 is a wrong URL, failed at once."""
+    import asyncio
+
+    from prefect.blocks.abstract import NotificationError
+
+    from flows import notifications
+
+    handler = type("Flaky", (_Flaky,), {"statuses": list(statuses), "seen": []})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    block = notifications.TripsCustomWebhook(
+        name="flaky", url=f"http://127.0.0.1:{httpd.server_address[1]}/hook",
+        json_data={"text": "{{subject}} {{body}}"},
+    )
+    saved = notifications.RETRY_DELAYS_S
+    notifications.RETRY_DELAYS_S = (0.05, 0.05)
+    try:
+        if delivered:
+            asyncio.run(block.notify("body", "subject"))
+        else:
+            with pytest.raises(NotificationError):
+                asyncio.run(block.notify("body", "subject"))
+    finally:
+        notifications.RETRY_DELAYS_S = saved
+        httpd.shutdown()
+        httpd.server_close()
+    assert handler.seen == posts

@@ -85,7 +85,9 @@ def test_worker_talks_to_the_stack(services: dict) -> None:
     assert env["TRIPS_DATABASE_URL"].startswith("postgresql://")
     assert "@postgres:5432/" in env["TRIPS_DATABASE_URL"]
     assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
-    assert env["TRIPS_WORK_POOL"] == "trips"
+    # the service watches the folder the host drops files into
+    assert env["TRIPS_INBOX_DIR"] == "/data/incoming"
+    assert any(v.endswith(":/data/incoming") for v in worker["volumes"])
     assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert worker["depends_on"]["prefect-server"]["condition"] == "service_healthy"
     # every TRIPS_* setting the worker passes is one load_settings reads (TRIPS_WORK_POOL is

@@ -34,7 +34,12 @@ def test_expand_paths_files_folders_globs(tmp_path):
     f2.write_bytes(gzip.compress(HEADER.encode()))
     (tmp_path / "a" / "notes.md").write_text("x")
     (tmp_path / "a" / "notes.txt").write_text(HEADER)  # the docs name .csv and .csv.gz only
+    # dot-names in a folder are files still being written (the inbox rule), as for a glob
+    (tmp_path / "a" / ".part.csv").write_text(HEADER)
+    (tmp_path / "a" / ".tmp").mkdir()
+    (tmp_path / "a" / ".tmp" / "four.csv").write_text(HEADER)
     assert expand_paths([str(tmp_path / "a")]) == [f1, f2]
+    assert expand_paths([str(tmp_path / "a" / ".part.csv")]) == [tmp_path / "a" / ".part.csv"]
     assert expand_paths([str(tmp_path / "*.csv"), str(f1), str(f1)]) == [f3, f1]
     with pytest.raises(SourceError, match="no such file"):
         expand_paths([str(tmp_path / "missing*.csv")])

@@ -15,13 +15,9 @@ from pathlib import Path
 
 import click
 
-from extract_load.generate import (
-    DEFAULT_CHUNK_SIZE,
-    chunk_rng,
-    format_chunk,
-    generate_chunk,
-    generate_file,
-)
+from extract_load.generate import DEFAULT_CHUNK_SIZE, generate_file
+from extract_load.generate.sample import chunk_rng, generate_chunk
+from extract_load.generate.write import format_chunk
 
 
 def _stages(rows: int, chunk_size: int) -> dict[str, float]:

@@ -13,7 +13,8 @@ machine hurts both sides alike. Each round, in a fresh database:
   limit the issue names (no parsing of any value);
 * ``copy_typed``: ``psql \\copy`` of the same rows, already split into typed columns, from a
   CSV that pyarrow wrote of the landed parquet, into a logged table shaped like ``raw.trips``
-  (the server parses every double and timestamp: what the CSV loader used to cost).
+  (the server parses every double and timestamp, the work binary COPY avoids; figures:
+  docs/scalability.md#1m-10m-and-100m-side-by-side-with-the-limits).
 
 Prints per-round seconds, the medians and ``limit / ours`` ratios to stdout (``--json``: only
 JSON), and saves them to ``--out``. Deletes the databases and, unless ``--keep``, the work dir.

@@ -33,8 +33,9 @@ without it the JSON and CSV are still written). Progress and logs go to stderr, 
 stdout (``--json``: only JSON). ``WORK_DIR/state.json`` records the finished stages of every
 size: a re-run skips them, so an interrupted run resumes. A stage that needs the warehouse
 redoes the ingest when its database is gone. Unless ``--keep``, a size's databases and files
-are deleted once its stages are done (a 100M CSV is ~12 GB); after a failure they are kept so
-that a re-run resumes (``rm -r WORK_DIR/<N>`` and ``dropdb trips_scale_<N>`` to give up).
+are deleted once its stages are done (at 100M they fill tens of GB); after a failure they are
+kept so that a re-run resumes (``rm -r WORK_DIR/<N>`` and ``dropdb trips_scale_<N>`` to give
+up).
 Subprocess output is in ``WORK_DIR/logs``. The flow runs report to a Prefect server of the
 benchmark's own (``trips server start`` on a free port, SQLite under ``WORK_DIR/prefect-server``,
 stopped at the end) unless ``PREFECT_API_URL`` is set; dbt's target and logs go under each
@@ -47,10 +48,10 @@ warehouse's data dir, so a run never touches ``dbt_project/target``.
         >/work/scale/summary.txt 2>/work/scale/run.log &
     tail -f /work/scale/run.log          # progress; the summary lands in summary.txt
 
-Disk at 100M: the CSV (~12 GB) and the landed parquet (~4 GB) in the work dir, the warehouse
-(~1 KB per trip at 100k-300k trips, less as density grows) and, one at a time, the limits' text
-tables (~16 GB each) on the PostgreSQL server. Before each size the script projects the need
-from the largest size measured so far and warns when the free space does not cover it.
+Disk at 100M: the CSV and the landed parquet in the work dir, the warehouse and, one at a time,
+the limits' text tables on the PostgreSQL server (sizes: docs/performance.md#scale-benchmark-disk).
+Before each size the script projects the need from the largest size measured so far and warns
+when the free space does not cover it.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import bench_weekly_average as bwa  # noqa: E402
 
-from extract_load.generate import HEADER  # noqa: E402
+from extract_load.input_csv import CSV_COLUMNS, DATETIME_FORMAT  # noqa: E402
 from trips_warehouse import analytics  # noqa: E402
 from trips_warehouse.config import PROJECT_ROOT, load_settings  # noqa: E402
 from trips_warehouse.db import with_database  # noqa: E402
@@ -95,7 +96,6 @@ log = logging.getLogger("scale")
 
 STAGES = ("generate", "ingest", "queries", "disk", "limits", "incremental")
 DEFAULT_STAGES = STAGES[:-1]
-CSV_COLUMNS = tuple(HEADER.split(","))
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SAMPLE_INTERVAL_S = 0.5
 GROUPS_ALL_EVERY = 10
@@ -526,7 +526,7 @@ def arrow_landing(csv_path: Path, out_dir: Path, max_rows_per_file: int) -> dict
         return [pc.cast(pc.struct_field(parts, k), pa.float64()) for k in ("lon", "lat")]
 
     def typed(batch):
-        when = pc.strptime(batch["datetime"], format="%Y-%m-%d %H:%M:%S", unit="us")
+        when = pc.strptime(batch["datetime"], format=DATETIME_FORMAT, unit="us")
         return pa.RecordBatch.from_arrays(
             [
                 batch["region"],

@@ -2,11 +2,11 @@
 
 ``raw.trips`` is the load's landing table, not the record: every batch's rows are also in the
 landed parquet (``TRIPS_DATA_DIR/landing``), which never changes once written. Keeping a
-second copy of every trip in Postgres after ``fct_trips`` has it costs ~110 bytes a trip,
-about as much as the fact itself. So, after a build whose tests passed, the ingest flow
-*archives* the batches the marts have folded in: their rows leave ``raw.trips`` and
-``raw.load_batches.archived_at`` records it (the ledger keeps every batch's row count, so the
-reconciliation still holds). ``TRIPS_RAW_RETENTION=keep`` turns this off.
+second copy of every trip in Postgres after ``fct_trips`` has it costs about as much as the
+fact itself (docs/scalability.md#the-lean-warehouse). So, after a build whose tests passed,
+the ingest flow *archives* the batches the marts have folded in: their rows leave
+``raw.trips`` and ``raw.load_batches.archived_at`` records it (the ledger keeps every batch's
+row count, so the reconciliation still holds). ``TRIPS_RAW_RETENTION=keep`` turns this off.
 
 A full rebuild of the marts needs the raw rows back: :func:`replay_archived` COPYs every
 archived batch again from its landed parquet file, as the same batch with the same trip ids

@@ -126,7 +126,7 @@ def land_file(
             source.columns,
         )
         # microsecond timestamps: Spark's default INT96 is read back by Arrow as nanoseconds,
-        # which wrap outside 1677..2262 (0001-01-01 arrived in Postgres as 1754-08-30). Set
+        # which wrap outside 1677..2262 (0001-01-01 would arrive in Postgres as 1754-08-30). Set
         # here, on whatever session the caller passes, not only in build_spark_session
         spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         (

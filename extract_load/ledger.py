@@ -7,10 +7,7 @@ The ledger is what makes ingestion idempotent and restartable:
 * ``raw.load_batches`` — one row per committed COPY batch (a parquet row group). The batch row
   and the batch's data are written in the same transaction, so after a crash a re-run skips
   exactly the batches that committed and loads exactly the ones that did not.
-* ``raw.ingestion_runs`` — one row per pipeline run (a Prefect flow run) with its counts, and
-  for a run whose dbt build passed (even if a refused file failed the run afterwards), how far
-  its checks reached (``checked_loaded_at``, ``checked_batch_id``): the next run's dbt tests
-  start there.
+* ``raw.ingestion_runs`` — one row per pipeline run (a Prefect flow run) with its counts.
 
 Runs (ingestions, and the nightly dbt build) are serialised by
 :func:`trips_warehouse.lock.pipeline_lock`.
@@ -101,10 +98,6 @@ create table if not exists {raw}.ingestion_runs (
     started_at      timestamptz not null default now(),
     finished_at     timestamptz
 );
--- set when the run's dbt build passed: its tests covered fct_trips through checked_loaded_at
--- and the raw batches through checked_batch_id (added later: existing warehouses get them here)
-alter table {raw}.ingestion_runs add column if not exists checked_loaded_at timestamptz;
-alter table {raw}.ingestion_runs add column if not exists checked_batch_id bigint;
 -- set when the batch's rows left raw.trips, the marts having them (extract_load/archive.py);
 -- its landed parquet file replays it
 alter table {raw}.load_batches add column if not exists archived_at timestamptz;
@@ -206,23 +199,3 @@ def finish_run(
         (status, datetime.now().astimezone(), *fields.values(), run_id),
     )
 
-
-def last_checked(conn: psycopg.Connection, raw: str = "raw") -> dict | None:
-    """How far the last passing dbt build of a run reached, as the dbt vars of the checks scope
-    (``checks_since``, ``checks_since_batch``); None when no run recorded any."""
-    since, since_batch = conn.execute(
-        f"select max(checked_loaded_at), max(checked_batch_id) from {raw}.ingestion_runs"
-        " where checked_loaded_at is not null"
-    ).fetchone()
-    if since is None or since_batch is None:
-        return None
-    return {"checks_since": since.isoformat(), "checks_since_batch": since_batch}
-
-
-def batches_after_last_build(conn: psycopg.Connection, raw: str = "raw") -> int:
-    """Batches committed after the newest one a passing dbt build of a run had (all of them
-    when no build passed yet): what the next build has to bring into the marts."""
-    return conn.execute(
-        f"select count(*) from {raw}.load_batches where batch_id > coalesce("
-        f"(select max(checked_batch_id) from {raw}.ingestion_runs), 0)"
-    ).fetchone()[0]

@@ -22,8 +22,9 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from extract_load.input_csv import CSV_COLUMNS
 from extract_load.landing import LandingResult, parquet_files
-from extract_load.transforms import LANDED_COLUMNS, RAW_COLUMNS
+from extract_load.transforms import LANDED_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ TRIPS_MAPPING = {c: c for c in LANDED_COLUMNS}
 # file's rows never change order) and 8 bytes, instead of a string built per row in Spark
 TRIP_ID_ROW_BITS = 32
 _REJECTED_MAPPING = {
-    **{f"raw_{c}": c for c in RAW_COLUMNS},
+    **{f"raw_{c}": c for c in CSV_COLUMNS},
     "raw_record": "raw_record",
     "rejection_reason": "rejection_reason",
 }

@@ -19,7 +19,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-EXPECTED_HEADER = ("region", "origin_coord", "destination_coord", "datetime", "datasource")
+from extract_load.input_csv import CSV_COLUMNS
+
 # what a folder argument picks up (a file or glob argument is taken whatever its name)
 CSV_SUFFIXES = (".csv", ".csv.gz")
 CHUNK_BYTES = 8 << 20
@@ -43,8 +44,8 @@ class SourceFile:
     path: Path
     size_bytes: int
     sha256: str
-    # the header's column names in file order (a permutation of EXPECTED_HEADER)
-    columns: tuple[str, ...] = EXPECTED_HEADER
+    # the header's column names in file order (a permutation of CSV_COLUMNS)
+    columns: tuple[str, ...] = CSV_COLUMNS
     # a quoted field holds a line break: Spark must read RFC 4180 multi-line records
     multiline: bool = False
     lines: int = 0
@@ -179,10 +180,10 @@ class _ContentScan:
         if not first.strip():
             raise SourceError("file is empty (no header line)")
         header = tuple(h.strip().lower() for h in next(csv.reader([first.rstrip("\r")])))
-        if sorted(header) != sorted(EXPECTED_HEADER):
+        if sorted(header) != sorted(CSV_COLUMNS):
             raise SourceError(
                 f"wrong header {','.join(header)!r}; expected the columns "
-                f"{','.join(EXPECTED_HEADER)!r} (any order)"
+                f"{','.join(CSV_COLUMNS)!r} (any order)"
             )
         return header
 

@@ -10,13 +10,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-RAW_COLUMNS = ("region", "origin_coord", "destination_coord", "datetime", "datasource")
+from extract_load.input_csv import CSV_COLUMNS, DATETIME_SPARK_PATTERN
+
 CORRUPT_COLUMN = "_corrupt_record"
-RAW_SCHEMA = StructType(
-    [StructField(c, StringType(), True) for c in RAW_COLUMNS]
-    + [StructField(CORRUPT_COLUMN, StringType(), True)]
-)
-DATETIME_FORMAT = "yyyy-MM-dd HH:mm:ss"
 # The trip datetimes the warehouse accepts: whole years, inclusive. Every representation a
 # timestamp passes through holds these exactly (Spark and Postgres microseconds, parquet
 # TIMESTAMP_MICROS, Arrow timestamp[us]); the bound is a business one: a trip before 1900 or
@@ -40,7 +36,7 @@ LANDED_COLUMNS = (
     "trip_datetime",
     "datasource",
 )
-QUARANTINE_COLUMNS = (*RAW_COLUMNS, "raw_record", "rejection_reason")
+QUARANTINE_COLUMNS = (*CSV_COLUMNS, "raw_record", "rejection_reason")
 # a row's place in its source file (with_source_order); carried to the landing's sort only
 SOURCE_ORDER_COLUMNS = ("_source_split_start", "_source_split_row")
 
@@ -77,7 +73,7 @@ def parse_trips(raw: DataFrame) -> DataFrame:
         wkt_coordinate(F.col("origin_coord"), 2).alias("origin_lat"),
         wkt_coordinate(F.col("destination_coord"), 1).alias("destination_lon"),
         wkt_coordinate(F.col("destination_coord"), 2).alias("destination_lat"),
-        F.try_to_timestamp(F.trim(F.col("datetime")), F.lit(DATETIME_FORMAT)).alias(
+        F.try_to_timestamp(F.trim(F.col("datetime")), F.lit(DATETIME_SPARK_PATTERN)).alias(
             "trip_datetime"
         ),
     )
@@ -130,7 +126,7 @@ def with_rejection_reason(parsed: DataFrame) -> DataFrame:
     return parsed.withColumn("rejection_reason", reason)
 
 
-def raw_record(col_names: tuple[str, ...] = RAW_COLUMNS) -> Column:
+def raw_record(col_names: tuple[str, ...] = CSV_COLUMNS) -> Column:
     """The record as read: Spark's corrupt-record text, else the fields re-joined with commas."""
     return F.coalesce(
         F.col(CORRUPT_COLUMN),
@@ -138,7 +134,7 @@ def raw_record(col_names: tuple[str, ...] = RAW_COLUMNS) -> Column:
     )
 
 
-def to_landing_rows(validated: DataFrame, columns: tuple[str, ...] = RAW_COLUMNS) -> DataFrame:
+def to_landing_rows(validated: DataFrame, columns: tuple[str, ...] = CSV_COLUMNS) -> DataFrame:
     """One output shape for accepted and rejected rows, with a ``status`` partition column.
 
     Accepted rows keep only typed columns (raw strings nulled: free in parquet); rejected rows
@@ -160,14 +156,14 @@ def to_landing_rows(validated: DataFrame, columns: tuple[str, ...] = RAW_COLUMNS
         *[when_ok(c).alias(c) for c in LANDED_COLUMNS[1:6]],
         when_ok("datasource_clean").alias("datasource"),
         F.when(ok, F.to_date("trip_datetime")).alias("trip_date"),
-        *[when_bad(F.col(c)).alias(f"raw_{c}") for c in RAW_COLUMNS],
+        *[when_bad(F.col(c)).alias(f"raw_{c}") for c in CSV_COLUMNS],
         when_bad(raw_record(columns)).alias("raw_record"),
         F.col("rejection_reason"),
         *[c for c in SOURCE_ORDER_COLUMNS if c in validated.columns],
     )
 
 
-def landing_frame(raw: DataFrame, columns: tuple[str, ...] = RAW_COLUMNS) -> DataFrame:
+def landing_frame(raw: DataFrame, columns: tuple[str, ...] = CSV_COLUMNS) -> DataFrame:
     """The whole landing transformation: raw strings -> validated, partition-ready rows.
 
     ``columns``: the source's column order (its header), for the raw record of a rejected row.
@@ -175,10 +171,14 @@ def landing_frame(raw: DataFrame, columns: tuple[str, ...] = RAW_COLUMNS) -> Dat
     return to_landing_rows(with_rejection_reason(parse_trips(raw)), columns)
 
 
-def raw_schema(columns: tuple[str, ...] = RAW_COLUMNS) -> StructType:
+def raw_schema(columns: tuple[str, ...] = CSV_COLUMNS) -> StructType:
     """The read schema of a file whose header names ``columns`` in this order: Spark maps CSV
     fields by position, so the schema follows the file and the transforms select by name."""
     return StructType(
         [StructField(c, StringType(), True) for c in columns]
         + [StructField(CORRUPT_COLUMN, StringType(), True)]
     )
+
+
+# the read schema of a file in the canonical column order
+RAW_SCHEMA = raw_schema()

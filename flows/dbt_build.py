@@ -12,6 +12,11 @@ folders from :mod:`trips_warehouse.config`.
 * Where a long-running process keeps a :class:`ParsedProject` (``trips serve``, see
   :func:`building_with`), builds use ``dbtRunner`` on that manifest: no parse per build.
 
+dbt's console log is a log, so it never goes to stdout (which carries a command's result, e.g.
+``trips ingest --json``): inside a run it goes to the run logger (the Prefect UI, and stderr
+through the logging handlers), outside to stderr. It has colours only when stderr is a terminal
+and NO_COLOR is unset; never inside a run (the UI shows escape codes as text) nor in dbt.log.
+
 Either way a failed model or test raises :class:`DbtBuildFailed` naming the failed nodes. The
 runner's own ``raise_on_failure`` is turned off only so that *we* can build one typed result and
 one exception for both paths; the result is always inspected (unlike Prefect's dbt example,
@@ -23,6 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +46,7 @@ from trips_warehouse.config import (
     DBT_PROJECT_DIR,
     MARTS_SCHEMA,
     Settings,
+    color_wanted,
     load_settings,
 )
 from trips_warehouse.db import dbt_env, resolve_database_url, vacuum_analyze_schema
@@ -122,13 +129,10 @@ def _command_name(args: list[str]) -> str:
     return " ".join(words[:1])
 
 
-def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
-    """--project-dir / --profiles-dir / --target-path, only where the command accepts them."""
+def _accepted(command: str, wanted: dict[str, str]) -> dict[str, str]:
+    """The options of ``wanted`` that the dbt command accepts (all when it is unknown)."""
     from dbt.cli.main import cli
 
-    wanted = {"project_dir": str(DBT_PROJECT_DIR), "profiles_dir": str(DBT_PROFILES_DIR)}
-    if target_path is not None:
-        wanted["target_path"] = str(target_path)
     words = command.split()
     click_command = cli.commands.get(words[0]) if words else None
     if click_command is not None and len(words) > 1:
@@ -137,6 +141,23 @@ def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
         return wanted
     params = {p.name for p in click_command.params}
     return {k: v for k, v in wanted.items() if k in params}
+
+
+def _location_kwargs(command: str, target_path: Path | None) -> dict[str, str]:
+    """--project-dir / --profiles-dir / --target-path, only where the command accepts them."""
+    wanted = {"project_dir": str(DBT_PROJECT_DIR), "profiles_dir": str(DBT_PROFILES_DIR)}
+    if target_path is not None:
+        wanted["target_path"] = str(target_path)
+    return _accepted(command, wanted)
+
+
+def _color_flags(command: str, colors: bool) -> list[str]:
+    """``--no-use-colors`` unless ``colors``; ``--no-use-colors-file`` always (dbt.log is a
+    file: dbt colours it by default)."""
+    wanted = {"use_colors_file": "--no-use-colors-file"}
+    if not colors:
+        wanted["use_colors"] = "--no-use-colors"
+    return list(_accepted(command, wanted).values())
 
 
 def _var_args(settings: Settings, args: list[str], dbt_vars: dict[str, Any] | None) -> list[str]:
@@ -179,11 +200,41 @@ def _summarise(command: str, res: Any, elapsed_s: float) -> DbtRunResult:
     return result
 
 
-def _invoke_plain(args: list[str], kwargs: dict[str, str], manifest: Any = None) -> Any:
+def _invoke_plain(
+    args: list[str], kwargs: dict[str, str], *, callbacks: list | None = None,
+    colors: bool | None = None, manifest: Any = None,
+) -> Any:
+    """dbtRunner with its console log on stderr; colours (default) only on a terminal and
+    without NO_COLOR; on ``manifest`` when given (no parse)."""
     from dbt.cli.main import dbtRunner
+    from dbt_common.events.functions import capture_stdout_logs, stop_capture_stdout_logs
 
     flags = [f"--{name.replace('_', '-')}={value}" for name, value in kwargs.items()]
-    return dbtRunner(manifest=manifest).invoke([*args, *flags])
+    colors = color_wanted(sys.stderr) if colors is None else colors
+    flags += _color_flags(_command_name(args), colors)
+    # dbt writes its console log to sys.stdout; its capture stream (what dbt's own tests use)
+    # replaces that stream for the invocation
+    capture_stdout_logs(sys.stderr)
+    try:
+        return dbtRunner(manifest=manifest, callbacks=callbacks or []).invoke(
+            [*args, *flags])
+    finally:
+        stop_capture_stdout_logs()
+
+
+_EVENT_LEVELS = {"info": logging.INFO, "warn": logging.WARNING, "error": logging.ERROR}
+
+
+def _to_logger(logger) -> Any:
+    """A dbt callback logging dbt's INFO and higher events to ``logger``, as the Prefect runner
+    does for the build's."""
+
+    def forward(event) -> None:
+        level = _EVENT_LEVELS.get(str(event.info.level))
+        if level is not None:
+            logger.log(level, event.info.msg)
+
+    return forward
 
 
 class ParsedProject:
@@ -248,10 +299,13 @@ def building_with(project: ParsedProject) -> Iterator[ParsedProject]:
 
 def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
     """Per-node Prefect tasks. The manifest comes from a fresh in-process parse."""
+    from prefect import get_run_logger
     from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
-    parse_kwargs = _location_kwargs("parse", target_path)
-    parsed = _invoke_plain(["parse"], parse_kwargs)
+    # the parse logs to the run (like the build below), not to the console
+    parse_kwargs = {**_location_kwargs("parse", target_path), "log_level": "none"}
+    parsed = _invoke_plain(["parse"], parse_kwargs, callbacks=[_to_logger(get_run_logger())],
+                           colors=False)
     if not parsed.success:
         return parsed
     settings_kwargs: dict[str, Any] = {
@@ -267,10 +321,21 @@ def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
         raise_on_failure=False,
     )
     try:
-        return runner.invoke(args)
+        # its events go to the run's loggers: no colour codes in them (nor in the UI)
+        return runner.invoke([*args, *_color_flags(_command_name(args), colors=False)])
     except ValueError as exc:
         # PrefectDbtRunner raises ValueError when dbt itself errored (res.exception).
         return _Errored(exc)
+
+
+def _invoke_in_run(args: list[str], kwargs: dict[str, str], manifest: Any = None) -> Any:
+    """dbtRunner in a flow run, no task per node: its log goes to the run (the UI), as the
+    Prefect runner's does, not to the console."""
+    from prefect import get_run_logger
+
+    return _invoke_plain(args, {**kwargs, "log_level": "none"},
+                         callbacks=[_to_logger(get_run_logger())], colors=False,
+                         manifest=manifest)
 
 
 @dataclass
@@ -304,12 +369,16 @@ def run_dbt(
         # in-process dbt reads profiles.yml's env_var()s from this process's environment
         os.environ.update(dbt_env(database_url, settings))
         started = time.monotonic()
+        in_run = _in_prefect_run()
+        manifest = None
         if _parsed is not None and target_path is None and command in _MANIFEST_COMMANDS:
-            res = _invoke_plain(full_args, kwargs, manifest=_parsed.manifest())
-        elif per_node_tasks and _in_prefect_run():
+            manifest = _parsed.manifest()
+        if per_node_tasks and in_run and manifest is None:
             res = _invoke_prefect(full_args, target_path)
+        elif in_run:
+            res = _invoke_in_run(full_args, kwargs, manifest)
         else:
-            res = _invoke_plain(full_args, kwargs)
+            res = _invoke_plain(full_args, kwargs, manifest=manifest)
         result = _summarise(command, res, time.monotonic() - started)
     log.info(result.summary())
     if not result.success and raise_on_failure:
@@ -323,17 +392,23 @@ def dbt_build(
     select: list[str] | str | None = None,
     *,
     exclude: list[str] | str | None = None,
+    selector: str | None = None,
     full_refresh: bool = False,
     target_path: Path | None = None,
     dbt_vars: dict[str, Any] | None = None,
     per_node_tasks: bool = True,
 ) -> DbtRunResult:
-    """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure."""
+    """``dbt build`` (models, data tests and unit tests in DAG order); raises on any failure.
+
+    ``selector`` names one of dbt_project/selectors.yml (dbt then ignores select/exclude).
+    """
     args = ["build"]
     if select:
         args += ["--select", *([select] if isinstance(select, str) else select)]
     if exclude:
         args += ["--exclude", *([exclude] if isinstance(exclude, str) else exclude)]
+    if selector:
+        args += ["--selector", selector]
     if full_refresh:
         args.append("--full-refresh")
     return run_dbt(
@@ -365,12 +440,14 @@ def dbt_build_flow(select: list[str] | None = None, full_refresh: bool = False) 
     The nightly deployment (prefect.yaml): the ingest flow's own builds test only the rows
     since their last passing checks (dbt_project/macros/checks_scope.sql), so this is what
     catches a defect in older rows. It waits for the pipeline lock, so it never runs beside
-    an ingestion, and fails (automation ``checks-failed``) on any failing model or test.
+    an ingestion, and fails (automation ``checks-failed``) on any failing model or test;
+    when it passes, dbt records the watermark (var ``checks``: a pipeline run).
     """
     settings = load_settings()
     url = resolve_database_url(settings)
     with psycopg.connect(url, autocommit=True) as conn, pipeline_lock(conn):
-        result = dbt_build(settings, url, select=select, full_refresh=full_refresh)
+        result = dbt_build(settings, url, select=select, full_refresh=full_refresh,
+                           dbt_vars={"checks": "all"})
         vacuum_analyze_schema(url, MARTS_SCHEMA)
     print(result.summary())
     return {

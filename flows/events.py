@@ -13,6 +13,10 @@ and by the message templates in flows/notifications.py):
 
 Emitting never fails the flow: outside a flow run it is a no-op, and Prefect's events client
 sends in the background (errors are logged by Prefect, not raised).
+
+Each event is also one line of the run's log (so the Prefect UI shows the stages), its record
+carrying the event as :data:`STAGE_RECORD_ATTR`: ``trips ingest`` shows the stages on stderr
+from these records (trips_cli/output.py).
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ COUNT_KEYS = (
     "error",
 )
 EVENT_PREFIX = "trips.ingestion."
+# the attribute of a stage's log record holding the event: {"stage", "status", **payload}
+STAGE_RECORD_ATTR = "trips_stage"
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ def emit_stage(stage: str, status: str, **payload: Any) -> None:
     run_id = flow_run.get_id()
     if not run_id:
         return
+    _log_stage(stage, status, payload)
     emit_event(
         event=event_name(stage, status),
         resource={
@@ -75,4 +82,43 @@ def emit_stage(stage: str, status: str, **payload: Any) -> None:
             }
         ],
         payload={"stage": stage, "status": status, "flow_run_id": str(run_id), **payload},
+    )
+
+
+def describe_counts(payload: dict[str, Any]) -> str:
+    """A stage event's counts in words: ``1 file, 2,000 rows read, 0 rows rejected``."""
+
+    def words(key: str, value: Any) -> str:
+        if key == "files":
+            return f"{value:,} file{'' if value == 1 else 's'}"
+        if key == "checks":
+            return f"checks on {value} rows"
+        label = key.replace("_", " ")
+        return f"{value:,} {label}" if isinstance(value, int) else f"{label} {value}"
+
+    skip = {"stage", "status", "flow_run_id", "duration_s", "error"}
+    return ", ".join(words(k, v) for k, v in payload.items() if k not in skip)
+
+
+def stage_message(stage: str, status: str, payload: dict[str, Any]) -> str:
+    """One line for a stage event: ``landing completed in 20.9s: 1 file, 2,000 rows read``."""
+    counts = describe_counts(payload)
+    seconds = payload.get("duration_s")
+    took = "" if seconds is None else f" {'after' if status == 'failed' else 'in'} {seconds:.1f}s"
+    error = str(payload.get("error") or "")
+    return f"{stage} {status}{took}" + (f": {error}" if error else f": {counts}" if counts else "")
+
+
+def _log_stage(stage: str, status: str, payload: dict[str, Any]) -> None:
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        run_logger = get_run_logger()
+    except MissingContextError:  # a run id from the environment, no run context
+        return
+    # INFO even when failed: the flow run's own error says it (once) at ERROR
+    run_logger.info(
+        stage_message(stage, status, payload),
+        extra={STAGE_RECORD_ATTR: {"stage": stage, "status": status, **payload}},
     )

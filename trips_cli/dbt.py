@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from trips_warehouse.config import load_settings
+from trips_warehouse.config import color_wanted, load_settings
 from trips_warehouse.db import dbt_env, resolve_database_url
 
 
@@ -29,6 +29,11 @@ def dbt_command(args: tuple[str, ...]) -> None:
     url = resolve_database_url(settings)
     dbt = Path(sys.executable).with_name("dbt")
     env = {**os.environ, **dbt_env(url, settings)}
+    # dbt colours its output even into a pipe or file (and dbt.log always): only on a
+    # terminal without NO_COLOR; an explicit DBT_USE_COLORS* or --use-colors still wins
+    if not color_wanted(sys.stdout):
+        env.setdefault("DBT_USE_COLORS", "false")
+    env.setdefault("DBT_USE_COLORS_FILE", "false")
     result = subprocess.run([str(dbt), *args], env=env, check=False)
     sys.exit(result.returncode)
 

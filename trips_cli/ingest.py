@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -62,31 +63,57 @@ def ingest_command(
 
     Spark lands each new file as parquet (bad rows to the quarantine), COPY loads it into
     Postgres `raw`, then `dbt build` refreshes the models. Files already loaded are skipped.
-    Exits 1 if anything failed (a refused file, a failing dbt test...).
+    The summary goes to stdout; each stage's start and end, warnings and errors to stderr
+    (the full log is in the Prefect UI; -v shows it here too).
+    A path that matches nothing exits 2 at once; anything failed (a refused file, a failing
+    dbt test, an unreachable database...) exits 1.
     """
-    import contextlib
-
-    import psycopg
-
+    # the inputs first, before the imports of Spark and Prefect and before any wait for the
+    # pipeline lock (another ingestion may hold it for minutes)
     from extract_load.sources import SourceError, expand_paths
-    from flows.ingest import ingest_flow
-    from flows.server import ui_url_for, use_server
-    from flows.summary import IngestSummary
-    from trips_warehouse.db import resolve_database_url
 
-    settings = load_settings()
     try:
         expand_paths(paths)
     except SourceError as exc:
         raise click.UsageError(str(exc)) from None
+
+    if not use_local_server:
+        # Prefect's ephemeral API server gets 20 s to start by default, which a busy machine
+        # overran (a traceback); an explicit setting wins. Before Prefect reads its settings.
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+    import contextlib
+
+    import psycopg
+
+    from flows.ingest import ingest_flow
+    from flows.server import ui_url_for, use_server
+    from flows.summary import IngestSummary
+    from trips_cli.main import database_error_in
+    from trips_cli.output import stage_display, stdout_kept_for_the_result
+    from trips_warehouse.db import resolve_database_url
+    from trips_warehouse.lock import pipeline_lock_free
+
+    settings = load_settings()
+    verbose = (ctx.find_root().obj or {}).get("verbose")
     # before Prefect starts: an unreachable database is one line, not a failed flow run
-    psycopg.connect(resolve_database_url(settings), connect_timeout=10).close()
+    with psycopg.connect(resolve_database_url(settings), connect_timeout=10,
+                         autocommit=True) as conn:
+        if not pipeline_lock_free(conn):
+            click.echo("waiting for the pipeline lock: another ingestion, nightly build or "
+                       "raw archive/replay is running", err=True)
     server = use_server(settings) if use_local_server else contextlib.nullcontext(None)
-    with server as api_url:
-        state = ingest_flow(list(paths), run_dbt=run_dbt, return_state=True)
-        if api_url:
-            run_id = state.state_details.flow_run_id
-            click.echo(f"flow run     {ui_url_for(api_url)}/runs/flow-run/{run_id}", err=True)
+    with stdout_kept_for_the_result(), server as api_url:
+        def run_url(run_id: str) -> str:
+            return f"{ui_url_for(api_url)}/runs/flow-run/{run_id}"
+
+        display = (contextlib.nullcontext(None) if as_json
+                   else stage_display(run_url if api_url else None, stages=not verbose))
+        with display as shown:
+            state = ingest_flow(list(paths), run_dbt=run_dbt, return_state=True)
+        run_id = str(state.state_details.flow_run_id)
+        if api_url and (shown is None or shown.shown_run != run_id):
+            click.echo(f"flow run     {run_url(run_id)}", err=True)
     if state.is_completed():
         _print_summary(state.result(), as_json)
         return
@@ -97,9 +124,8 @@ def ingest_command(
             if outcome.status == "refused":
                 click.echo(f"refused {outcome.path}: {outcome.message}", err=True)
     else:
-        verbose = (ctx.find_root().obj or {}).get("verbose")
-        if verbose and isinstance(summary, BaseException):
-            raise summary
+        if isinstance(summary, BaseException) and (verbose or database_error_in(summary)):
+            raise summary  # the group reports a database error as one line with its URL
         click.echo(f"ingestion {state.name.lower()}: {_one_line(state.message)}", err=True)
     sys.exit(1)
 

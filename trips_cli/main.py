@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
+from trips_cli.output import setup as setup_output
 from trips_warehouse import __version__
 from trips_warehouse.config import load_settings
 
@@ -13,20 +12,60 @@ from trips_warehouse.config import load_settings
 class _Group(click.Group):
     """The ``trips`` group: one line per problem on stderr. A usage error is its message
     alone, exit 2 (no usage block: ``--help`` has it); a database that cannot be reached is
-    one line, exit 1 (the traceback only with ``-v``)."""
+    one line naming its URL (password masked), exit 1, however deep in a flow run or another
+    exception it was raised (the traceback only with ``-v``)."""
 
     def invoke(self, ctx: click.Context):
-        import psycopg
-
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
             exc.ctx = None  # click prints the usage lines only when it has the context
             raise
-        except psycopg.OperationalError as exc:
-            if (ctx.obj or {}).get("verbose"):
+        except Exception as exc:
+            verbose = (ctx.obj or {}).get("verbose")
+            if _is_server_error(exc) and not verbose:
+                raise click.ClickException(f"Prefect server: {exc}") from None
+            cause = database_error_in(exc)
+            if cause is None or verbose:
                 raise
-            raise click.ClickException(f"database: {database_error(exc)}") from None
+            raise click.ClickException(
+                f"database {database_named()}: {database_error(cause)}"
+            ) from None
+
+
+def _is_server_error(exc: Exception) -> bool:
+    import sys
+
+    server = sys.modules.get("flows.server")  # only a command that imported it raises it
+    return server is not None and isinstance(exc, server.ServerError)
+
+
+def database_error_in(exc: BaseException | None) -> Exception | None:
+    """The psycopg.OperationalError that ``exc`` is or was raised from (a flow run wraps it,
+    a library may re-raise it as its own error), else None."""
+    import psycopg
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, psycopg.OperationalError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return None
+
+
+def database_named() -> str:
+    """The database the commands use, for a message: TRIPS_DATABASE_URL (password masked)
+    or the embedded server's folder."""
+    from trips_warehouse.db import masked_url
+
+    try:
+        settings = load_settings()
+    except ValueError:
+        return "(TRIPS_* settings do not parse)"
+    if settings.database_url:
+        return masked_url(settings.database_url)
+    return f"(embedded, {settings.embedded_pg_dir})"
 
 
 def database_error(exc: Exception) -> str:
@@ -37,15 +76,18 @@ def database_error(exc: Exception) -> str:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trips")
-@click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level; show tracebacks.")
+@click.option("-v", "--verbose", count=True,
+              help="Logs on stderr: -v adds INFO (the flow runs' logs, dbt's lines) and "
+              "tracebacks, -vv DEBUG. [default: warnings and errors]")
 @click.pass_context
-def main(ctx: click.Context, verbose: bool) -> None:
-    """trips warehouse: CSV trips -> Spark -> parquet -> Postgres COPY -> dbt marts."""
+def main(ctx: click.Context, verbose: int) -> None:
+    """trips warehouse: CSV trips -> Spark -> parquet -> Postgres COPY -> dbt marts.
+
+    stdout carries each command's result (with --json only the JSON document); logs and
+    progress go to stderr, with no escape codes unless it is a terminal (NO_COLOR honoured).
+    """
     ctx.ensure_object(dict)["verbose"] = verbose
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_output(verbose)
     try:
         load_settings()
     except ValueError as exc:  # a TRIPS_* variable that does not parse: say which, exit 2

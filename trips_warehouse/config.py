@@ -30,6 +30,18 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, not {value!r}") from None
 
 
+def color_wanted(stream) -> bool:
+    """Whether to colour what goes to ``stream``: only a terminal, and not with NO_COLOR set
+    (https://no-color.org: any non-empty value) or TERM=dumb."""
+    if _env("NO_COLOR") is not None or _env("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
 def _path_or_none(value: str | None) -> Path | None:
     return Path(value).resolve() if value else None
 

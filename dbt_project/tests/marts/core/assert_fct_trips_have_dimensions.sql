@@ -1,7 +1,7 @@
 {#-
-    Every fact row joins to each of its dimensions (unknown members included). Per ingestion
-    (checks_since set) the rows loaded since the last successful checks: fct_trips is
-    append-only and the dimensions never lose a member.
+    Every fact row joins to each of its dimensions (unknown members included). With var
+    checks `new` the rows loaded since the last passing checks (macros/checks_scope.sql):
+    fct_trips is append-only and the dimensions never lose a member.
 -#}
 
 with
@@ -39,7 +39,7 @@ times_of_day as (
 checked_trips as (
 
     select * from trips
-    where {{ checks_scope_predicate('loaded_at', 'checks_since', 'timestamptz') }}
+    where {{ checks_scope('loaded_at') }}
 
 ),
 

@@ -7,12 +7,12 @@
     The count a file's trips must reach is the ledger's: raw.load_batches.row_count, written in
     the transaction that COPYed the batch. Batches still in raw.trips must hold exactly that
     many rows; archived batches (extract_load/archive.py) have left raw.trips, their count
-    stays in the ledger. Per ingestion (checks_since set, see macros/checks_scope.sql) it
-    reconciles the files loaded since the last successful checks; without the var, every file
-    against the whole fact.
+    stays in the ledger. In a build with var checks `new` (macros/checks_scope.sql) it
+    reconciles the files loaded since the last passing checks; otherwise every file against
+    the whole fact.
 -#}
 
-{%- set scoped = var('checks_since', none) not in (none, '') %}
+{%- set scoped = checks_scope('loaded_at') | trim != 'true' %}
 
 with
 
@@ -45,7 +45,7 @@ load_batches as (
 checked_files as not materialized (
 
     select * from loaded_files
-    where {{ checks_scope_predicate('loaded_at', 'checks_since', 'timestamptz') }}
+    where {{ checks_scope('loaded_at') }}
 
 ),
 
@@ -95,7 +95,7 @@ ledger as (
 checked_fct_trips as not materialized (
 
     select * from fct_trips
-    where {{ checks_scope_predicate('loaded_at', 'checks_since', 'timestamptz') }}
+    where {{ checks_scope('loaded_at') }}
 
 ),
 

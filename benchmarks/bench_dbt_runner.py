@@ -26,8 +26,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.csvdata import good_rows, write_csv  # noqa: E402
-
+from tests.support.csvdata import good_rows, write_csv  # noqa: E402
 from trips_warehouse.config import load_settings  # noqa: E402
 from trips_warehouse.db import with_database  # noqa: E402
 
@@ -51,10 +50,9 @@ def main() -> None:
     from prefect import flow
     from prefect.context import refresh_global_settings_context
 
-    from extract_load.ledger import last_checked
     from flows import server
     from flows.dbt_build import ParsedProject, building_with, dbt_build
-    from flows.ingest import NEWS_EXCLUDE, NEWS_REACH, ingest_flow
+    from flows.ingest import NEWS_SELECTOR, ingest_flow
 
     settings = replace(load_settings(), data_dir=work, database_url=url)
     api = server.start_background(settings, port=_free_port(),
@@ -68,16 +66,13 @@ def main() -> None:
 
     @flow(name="bench-dbt-runner")
     def build(per_node_tasks: bool) -> tuple[float, str]:
-        with psycopg.connect(url) as conn:
-            since = last_checked(conn)
+        options = {"selector": NEWS_SELECTOR, "dbt_vars": {"checks": "new"}}
         t0 = time.monotonic()
         if per_node_tasks:
-            result = dbt_build(settings, url, select=NEWS_REACH, exclude=NEWS_EXCLUDE,
-                               dbt_vars=since)
+            result = dbt_build(settings, url, **options)
         else:
             with building_with(project):
-                result = dbt_build(settings, url, select=NEWS_REACH, exclude=NEWS_EXCLUDE,
-                                   dbt_vars=since)
+                result = dbt_build(settings, url, per_node_tasks=False, **options)
         return time.monotonic() - t0, result.summary()
 
     try:

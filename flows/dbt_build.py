@@ -205,7 +205,7 @@ def _invoke_plain(
     colors: bool | None = None, manifest: Any = None,
 ) -> Any:
     """dbtRunner with its console log on stderr; colours (default) only on a terminal and
-    without NO_COLOR. ``manifest``: a parsed project (no parse in this call)."""
+    without NO_COLOR; on ``manifest`` when given (no parse)."""
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import capture_stdout_logs, stop_capture_stdout_logs
 
@@ -216,7 +216,8 @@ def _invoke_plain(
     # replaces that stream for the invocation
     capture_stdout_logs(sys.stderr)
     try:
-        return dbtRunner(callbacks=callbacks or [], manifest=manifest).invoke([*args, *flags])
+        return dbtRunner(manifest=manifest, callbacks=callbacks or []).invoke(
+            [*args, *flags])
     finally:
         stop_capture_stdout_logs()
 
@@ -327,6 +328,16 @@ def _invoke_prefect(args: list[str], target_path: Path | None) -> Any:
         return _Errored(exc)
 
 
+def _invoke_in_run(args: list[str], kwargs: dict[str, str], manifest: Any = None) -> Any:
+    """dbtRunner in a flow run, no task per node: its log goes to the run (the UI), as the
+    Prefect runner's does, not to the console."""
+    from prefect import get_run_logger
+
+    return _invoke_plain(args, {**kwargs, "log_level": "none"},
+                         callbacks=[_to_logger(get_run_logger())], colors=False,
+                         manifest=manifest)
+
+
 @dataclass
 class _Errored:
     exception: BaseException
@@ -358,12 +369,16 @@ def run_dbt(
         # in-process dbt reads profiles.yml's env_var()s from this process's environment
         os.environ.update(dbt_env(database_url, settings))
         started = time.monotonic()
+        in_run = _in_prefect_run()
+        manifest = None
         if _parsed is not None and target_path is None and command in _MANIFEST_COMMANDS:
-            res = _invoke_plain(full_args, kwargs, manifest=_parsed.manifest())
-        elif per_node_tasks and _in_prefect_run():
+            manifest = _parsed.manifest()
+        if per_node_tasks and in_run and manifest is None:
             res = _invoke_prefect(full_args, target_path)
+        elif in_run:
+            res = _invoke_in_run(full_args, kwargs, manifest)
         else:
-            res = _invoke_plain(full_args, kwargs)
+            res = _invoke_plain(full_args, kwargs, manifest=manifest)
         result = _summarise(command, res, time.monotonic() - started)
     log.info(result.summary())
     if not result.success and raise_on_failure:

@@ -13,8 +13,8 @@ Markdown artifact (key :data:`ARTIFACT_KEY`). Ingestions are serialised by the p
 (trips_warehouse/lock.py), held by the flow for the whole run.
 
 The work follows the news: a run that leaves no batch unbuilt (every file already loaded)
-builds nothing and says so; a build selects what the raw tables reach (selector
-``ingestion_checks``, dbt_project/selectors.yml).
+builds nothing and says so; once a build passed, a build selects what the raw tables reach
+(selector :data:`NEWS_SELECTOR`).
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ from trips_warehouse.lock import pipeline_lock
 
 # the key of the runs' Markdown artifact (one version per run)
 ARTIFACT_KEY = "trips-ingestion"
-# what the rows of a run reach: every node downstream of the raw tables (all but the static
-# dim_time_of_day). Unit tests test the SQL, not rows: CI and the nightly build run them.
+# what the rows of a run reach (dbt_project/selectors.yml), once a build of the warehouse passed
+NEWS_SELECTOR = "ingestion_news"
+# where dbt records how far the last passing checks read (dbt_project/macros/checks_scope.sql)
+CHECKS_WATERMARK = "dbt_meta.checks_watermark"
 
 
 def _connection_failed(task, task_run, state) -> bool:
@@ -118,33 +120,34 @@ def _spark(settings: Settings):
                          java_wrapper_dir=settings.data_dir / "java")
 
 
-def build_marts(settings: Settings, database_url: str) -> BuildCounts:
+def build_marts(settings: Settings, database_url: str, watermarked: bool = False) -> BuildCounts:
     """``dbt build`` of what the new rows reach, then statistics for the marts' index-only
-    scans (see db.py)."""
-    result, checks = _dbt_build(settings, database_url)
+    scans (see db.py). ``watermarked``: a build passed before (the first builds everything)."""
+    result, checks = _dbt_build(settings, database_url, watermarked)
     vacuum_analyze_schema(database_url, MARTS_SCHEMA)
     return BuildCounts(result.models_built, result.tests_passed, result.tests_failed, checks,
                        slowest=tuple(result.slowest))
 
 
-def _dbt_build(settings: Settings, database_url: str):
+def _dbt_build(settings: Settings, database_url: str, watermarked: bool):
     """``dbt build`` with var ``checks`` = TRIPS_DBT_CHECKS; returns (result, checks).
 
     ``new`` (the default): the tests read only the rows since the last passing checks, which
     dbt records itself, and the full-table ``nightly`` tests are left to the nightly build
-    (selector ``ingestion_checks``); ``all``: every test on every row. The one owner of the
+    (selector ``ingestion_checks``; once a build passed, ``ingestion_news``: only what the raw
+    tables reach, without unit tests); ``all``: every test on every row. The one owner of the
     scope: dbt_project/macros/checks_scope.sql.
     """
     from flows.dbt_build import dbt_build
 
     checks = settings.dbt_checks
-    if checks == "all":
-        return dbt_build(settings, database_url, dbt_vars={"checks": checks}), checks
-    # what the raw tables reach, without the nightly tests (selector ingestion_checks); no
-    # Prefect task per node: for a build of a file's rows they cost more than the build
-    # (docs/pipeline.md); the artifact names the slowest nodes instead
-    return dbt_build(settings, database_url, selector="ingestion_checks",
-                     dbt_vars={"checks": checks}, per_node_tasks=False), checks
+    if checks == "new" and watermarked:
+        # no Prefect task per node: for a build of a file's rows they cost more than the build
+        # (docs/pipeline.md); the artifact names the slowest nodes instead
+        return dbt_build(settings, database_url, selector=NEWS_SELECTOR,
+                         dbt_vars={"checks": checks}, per_node_tasks=False), checks
+    selector = "ingestion_checks" if checks == "new" else None
+    return dbt_build(settings, database_url, selector=selector, dbt_vars={"checks": checks}), checks
 
 
 def _run_id() -> str:
@@ -185,12 +188,14 @@ def ingest_flow(paths: list[str], run_dbt: bool = True):
                 _analyze_raw(settings)
             counts.update(files=len(loaded), rows_loaded=sum(o.rows_loaded for o in loaded),
                           rows_rejected=sum(o.rows_rejected for o in loaded))
-        if run_dbt and not _news(settings):
+        unbuilt = _batches_unbuilt(settings) if run_dbt else None
+        if unbuilt == 0:
             run.build = BuildCounts(skipped="no new rows since the last build")
             get_run_logger().info("dbt build skipped: no new rows since the last build")
         elif run_dbt:
             with _stage(run, "dbt_build") as counts:
-                run.build = build_marts(settings, resolve_database_url(settings))
+                run.build = build_marts(settings, resolve_database_url(settings),
+                                        watermarked=unbuilt is not None)
                 counts.update(models_built=run.build.models_built, checks=run.build.checks,
                               tests_passed=run.build.tests_passed,
                               tests_failed=run.build.tests_failed)
@@ -230,20 +235,21 @@ def _land(files: list[str], settings: Settings, run: _Run) -> list[LandingResult
     return landed
 
 
-def _news(settings: Settings) -> bool:
-    """Whether raw holds batches no passing build has checked: this run's, or those of a run
-    whose build failed or never came. Reads the watermark dbt records after a passing build
-    (dbt_project/macros/checks_scope.sql); before the first one, any batch is news."""
-    raw = settings.raw_schema
+def _batches_unbuilt(settings: Settings) -> int | None:
+    """The raw batches no passing build has seen (this run's, or those of a run whose build
+    failed or never came): above the newest checks watermark dbt recorded. None when no build
+    passed yet."""
     with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
-        watermark = None
-        if conn.execute("select to_regclass('dbt_meta.checks_watermark')").fetchone()[0]:
-            watermark = conn.execute(
-                "select max(checked_batch_id) from dbt_meta.checks_watermark"
-            ).fetchone()[0]
+        if conn.execute("select to_regclass(%s)", (CHECKS_WATERMARK,)).fetchone()[0] is None:
+            return None
+        marks, newest = conn.execute(
+            f"select count(*), coalesce(max(checked_batch_id), 0) from {CHECKS_WATERMARK}"
+        ).fetchone()
+        if marks == 0:
+            return None
         return conn.execute(
-            f"select exists (select from {raw}.load_batches where batch_id > %s)",
-            (watermark or 0,),
+            f"select count(*) from {settings.raw_schema}.load_batches where batch_id > %s",
+            (newest,),
         ).fetchone()[0]
 
 

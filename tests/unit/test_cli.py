@@ -10,7 +10,7 @@ from trips_warehouse import __version__
 from trips_warehouse.db import path_with_sbin
 
 COMMANDS = {"generate", "ingest", "groups", "weekly-average", "answer", "server", "notify",
-            "watch", "db", "dbt", "superset", "cluster"}
+            "watch", "db", "dbt", "superset", "cluster", "serve"}
 
 
 def test_help_lists_every_command_and_version():

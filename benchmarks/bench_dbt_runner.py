@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from tests.support.csvdata import good_rows, write_csv  # noqa: E402
 from trips_warehouse.config import load_settings  # noqa: E402
 from trips_warehouse.db import with_database  # noqa: E402
+from trips_warehouse.processes import free_port  # noqa: E402
 
 ADMIN_URL = os.environ.get("TRIPS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "trips_dbt_runner_bench"
@@ -55,7 +56,7 @@ def main() -> None:
     from flows.ingest import NEWS_SELECTOR, ingest_flow
 
     settings = replace(load_settings(), data_dir=work, database_url=url)
-    api = server.start_background(settings, port=_free_port(),
+    api = server.start_background(settings, port=free_port(),
                                   extra_env={"PREFECT_UI_ENABLED": "false"})
     os.environ["PREFECT_API_URL"] = api
     refresh_global_settings_context()
@@ -90,14 +91,6 @@ def main() -> None:
         print(json.dumps(figures))
     finally:
         server.stop(settings)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

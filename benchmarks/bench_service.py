@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 from extract_load.generate import generate_file  # noqa: E402
 from trips_warehouse.config import load_settings  # noqa: E402
 from trips_warehouse.db import with_database  # noqa: E402
+from trips_warehouse.processes import free_port  # noqa: E402
 
 ADMIN_URL = os.environ.get("TRIPS_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "trips_service_bench"
@@ -181,7 +182,7 @@ def main() -> None:
         admin.execute(f'create database "{DATABASE}"')
     url = with_database(ADMIN_URL, DATABASE)
     settings = replace(load_settings(), data_dir=work, database_url=url)
-    api = server.start_background(settings, port=_free_port(),
+    api = server.start_background(settings, port=free_port(),
                                   extra_env={"PREFECT_UI_ENABLED": "false"})
     os.environ["PREFECT_API_URL"] = api
     refresh_global_settings_context()
@@ -248,14 +249,6 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures["summary"]), f"saved to {args.out}", flush=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

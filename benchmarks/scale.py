@@ -67,7 +67,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -91,6 +90,7 @@ from extract_load.input_csv import CSV_COLUMNS, DATETIME_FORMAT  # noqa: E402
 from trips_warehouse import analytics  # noqa: E402
 from trips_warehouse.config import PROJECT_ROOT, load_settings  # noqa: E402
 from trips_warehouse.db import with_database  # noqa: E402
+from trips_warehouse.processes import free_port  # noqa: E402
 
 log = logging.getLogger("scale")
 
@@ -407,12 +407,6 @@ def measured_in_process(databases: tuple[str, ...], fn: Callable[[], object]) ->
 def trips_command() -> str:
     beside = Path(sys.executable).with_name("trips")
     return str(beside) if beside.exists() else (shutil.which("trips") or "trips")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- databases

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from extract_load.spark import ensure_java
-from trips_warehouse.processes import is_alive, spawn, stop_groups
+from trips_warehouse.processes import free_port, is_alive, spawn, stop_groups
 
 HOST = "127.0.0.1"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
@@ -73,12 +72,6 @@ def spark_home() -> Path:
     return Path(_find_spark_home())
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def state_file(home: Path) -> Path:
     return home / "state.json"
 
@@ -115,8 +108,8 @@ def start(home: Path, spec: ClusterSpec = ClusterSpec(), timeout_s: float = 120.
         raise RuntimeError(f"a cluster is already running from {home} (trips cluster down)")
     home.mkdir(parents=True, exist_ok=True)
     env = daemon_env(home, spec)
-    master_port = spec.master_port or free_port()
-    master_webui = spec.master_webui_port or free_port()
+    master_port = spec.master_port or free_port(HOST)
+    master_webui = spec.master_webui_port or free_port(HOST)
     master_url = f"spark://{HOST}:{master_port}"
     master_log = home / "logs" / "master.out"
     master = Daemon(
@@ -133,7 +126,7 @@ def start(home: Path, spec: ClusterSpec = ClusterSpec(), timeout_s: float = 120.
         for n in range(1, spec.workers + 1):
             work_dir = home / "work" / f"worker-{n}"
             work_dir.mkdir(parents=True, exist_ok=True)
-            webui = free_port()
+            webui = free_port(HOST)
             log_file = home / "logs" / f"worker-{n}.out"
             pid = _spawn(
                 [WORKER_CLASS, "--host", HOST, "--cores", str(spec.cores_per_worker),

@@ -39,7 +39,7 @@ from pathlib import Path
 import httpx
 
 from trips_warehouse.config import PROJECT_ROOT, Settings
-from trips_warehouse.processes import recorded_port, spawn, stop_recorded
+from trips_warehouse.processes import free_port, recorded_port, spawn, stop_recorded
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4200
@@ -134,12 +134,6 @@ def port_in_use(port: int, host: str = DEFAULT_HOST) -> bool:
         return False
 
 
-def _free_port(host: str = DEFAULT_HOST) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
-
 def start_background(
     settings: Settings,
     port: int = DEFAULT_PORT,
@@ -204,7 +198,7 @@ def ensure_server(settings: Settings, port: int = DEFAULT_PORT) -> str:
     if running:
         return running
     # the default port taken (by another data dir's server, say): any free one will do
-    return start_background(settings, port=_free_port() if port_in_use(port) else port)
+    return start_background(settings, port=free_port() if port_in_use(port) else port)
 
 
 @contextlib.contextmanager

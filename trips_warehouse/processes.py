@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -99,3 +100,10 @@ def stop_recorded(pid_file: Path, timeout_s: float) -> bool:
         stop_groups([pid], timeout_s)
     pid_file.unlink(missing_ok=True)
     return pid is not None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (bound, then released: free until someone takes it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

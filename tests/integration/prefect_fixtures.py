@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,12 +42,7 @@ __all__ = [
 ]
 
 from trips_warehouse.config import Settings, load_settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from trips_warehouse.processes import free_port
 
 
 def closed_port() -> int:

@@ -27,12 +27,18 @@ def _print_summary(summary, as_json: bool) -> None:
         f"rejected     {summary.rows_rejected:,}  (quarantined with their reason)\n"
         f"loaded       {summary.rows_loaded:,}"
         f"{duplicates}\n"
-        f"dbt          {summary.models_built} models built, {summary.tests_passed} tests passed, "
-        f"{summary.tests_failed} failed"
-        f"{f' (checks: {summary.checks} rows)' if summary.checks else ''}\n"
+        f"dbt          {_dbt_line(summary)}\n"
         f"duration     {summary.duration_s:.1f}s "
         + " ".join(f"[{k} {v:.1f}s]" for k, v in summary.stage_seconds.items())
     )
+
+
+def _dbt_line(summary) -> str:
+    if summary.build.skipped:  # nothing new since the last build: nothing was built
+        return f"build skipped: {summary.build.skipped}"
+    return (f"{summary.models_built} models built, {summary.tests_passed} tests passed, "
+            f"{summary.tests_failed} failed"
+            f"{f' (checks: {summary.checks} rows)' if summary.checks else ''}")
 
 
 @click.command("ingest")

@@ -90,14 +90,21 @@ def test_every_json_command_prints_only_json_and_logs_to_stderr(tmp_path, pg_url
                    "flow run     http://"):
         assert logged in done.stderr, logged
 
-    # without --json: the summary on stdout, one line per stage start and end on stderr
-    again = ok("ingest", str(source), env=env)
-    assert again.stdout.startswith("files        1 (0 loaded, 1 skipped")
+    # without --json: the summary on stdout, one line per stage start and end on stderr (a
+    # new file, so that every stage runs: a file loaded before builds nothing)
+    second = tmp_path / "in" / "more-trips.csv"
+    generate_file(second, 300, seed=4)
+    again = ok("ingest", str(second), env=env)
+    assert again.stdout.startswith("files        1 (1 loaded, 0 skipped")
     lines = again.stderr.splitlines()
     for stage in ("landing", "load", "dbt_build", "archive"):
         assert any(re.match(rf"{stage} +started", line) for line in lines), stage
         assert any(re.match(rf"{stage} +done in \d+\.\ds", line) for line in lines), stage
     assert "Running with dbt=" not in again.stderr  # the full log is in the UI, or with -v
+    # the same file again: nothing to land or build, and the summary says so
+    skipped = ok("ingest", str(second), env=env)
+    assert skipped.stdout.startswith("files        1 (0 loaded, 1 skipped")
+    assert "dbt          build skipped: no new rows since the last build" in skipped.stdout
 
     # Prefect's ephemeral API server is a child process writing to its stdout: not ours
     alone = {**env, "PREFECT_HOME": str(tmp_path / "prefect-ephemeral")}

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from extract_load import ingest_file, ledger
 from extract_load.input_csv import CSV_COLUMNS
-from extract_load.landing import Lake
 from extract_load.sources import SourceFile
 from extract_load.transforms import MAX_NAME_LENGTH, TRIP_YEAR_MAX, TRIP_YEAR_MIN
+from tests.support.ingest import ingest_new_file
 
 pytestmark = pytest.mark.slow
 
@@ -139,14 +139,7 @@ def test_every_record_is_loaded_as_written_or_quarantined(spark, settings, tmp_p
             assert outcome.message == f"not UTF-8: byte 0xE3 at line {bad_line}, column 1"
             return
         assert isinstance(source, SourceFile), outcome
-        landing = ingest_file.land(
-            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
-            run_id="prop",
-        )
-        result = ingest_file.load(
-            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
-            run_id="prop",
-        )
+        result = ingest_new_file(conn, spark, path, settings, "prop")
         expected = [e for _, e in rows if e is not None]
         # read = accepted + rejected, and every record written was read
         assert result.rows_read == len(rows)

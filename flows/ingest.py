@@ -81,7 +81,7 @@ _TASK = {"cache_policy": NONE, "retries": 2, "retry_delay_seconds": [2, 10],
 def check_file(path: str, settings: Settings, run_id: str,
                taken: dict[str, str]) -> SourceFile | FileOutcome:
     """Hash and check a file: the source to land, or why there is nothing to do."""
-    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+    with _connect(settings) as conn:
         return ingest_file.check(conn, Path(path), raw=settings.raw_schema, run_id=run_id,
                                  taken=taken)
 
@@ -92,7 +92,7 @@ def land_file(source: SourceFile, settings: Settings, run_id: str) -> LandingRes
 
     Uses the run's Spark session (started by the flow before the first landing)."""
     with (
-        psycopg.connect(resolve_database_url(settings), autocommit=True) as conn,
+        _connect(settings) as conn,
         _spark(settings) as spark,
     ):
         return ingest_file.land(conn, spark, source, raw=settings.raw_schema,
@@ -102,7 +102,7 @@ def land_file(source: SourceFile, settings: Settings, run_id: str) -> LandingRes
 @task(name="load-file", **_TASK)
 def load_file(landing: LandingResult, settings: Settings, run_id: str) -> FileOutcome:
     """COPY a landed file into ``raw`` (one transaction per batch) and mark it loaded."""
-    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+    with _connect(settings) as conn:
         return ingest_file.load(conn, landing, raw=settings.raw_schema,
                                 batch_rows=settings.load_batch_rows, run_id=run_id)
 
@@ -110,8 +110,13 @@ def load_file(landing: LandingResult, settings: Settings, run_id: str) -> FileOu
 @task(name="archive-raw", **_TASK)
 def archive_raw(settings: Settings) -> ArchiveResult:
     """Let ``raw.trips`` drop the batches the marts have (their landed parquet replays them)."""
-    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+    with _connect(settings) as conn:
         return archive_modelled_batches(conn, raw=settings.raw_schema, marts=MARTS_SCHEMA)
+
+
+def _connect(settings: Settings) -> psycopg.Connection:
+    """A task's own autocommit connection to the warehouse (each step commits its own work)."""
+    return psycopg.connect(resolve_database_url(settings), autocommit=True)
 
 
 def _spark(settings: Settings):
@@ -239,7 +244,7 @@ def _batches_unbuilt(settings: Settings) -> int | None:
     """The raw batches no passing build has seen (this run's, or those of a run whose build
     failed or never came): above the newest checks watermark dbt recorded. None when no build
     passed yet."""
-    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+    with _connect(settings) as conn:
         if conn.execute("select to_regclass(%s)", (CHECKS_WATERMARK,)).fetchone()[0] is None:
             return None
         marks, newest = conn.execute(
@@ -256,7 +261,7 @@ def _batches_unbuilt(settings: Settings) -> int | None:
 def _analyze_raw(settings: Settings) -> None:
     # the first checks of the new rows plan on these statistics: without them a freshly
     # COPYed raw.trips is estimated at a few hundred distinct trip ids (see docs/pipeline.md)
-    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+    with _connect(settings) as conn:
         analyze_raw(conn, settings.raw_schema)
 
 
@@ -266,7 +271,7 @@ def _recorded(settings: Settings, run: _Run, paths: list[str]) -> Iterator[None]
     completed, failed (a refused file, an error) or interrupted, with its counts."""
     logger = get_run_logger()
     raw = settings.raw_schema
-    with psycopg.connect(resolve_database_url(settings), autocommit=True) as conn:
+    with _connect(settings) as conn:
         ledger.ensure_raw_schema(conn, raw)
         logger.info("waiting for the pipeline lock (one ingestion at a time)")
         with pipeline_lock(conn):

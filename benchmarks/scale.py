@@ -18,6 +18,9 @@ at that database and ``TRIPS_DATA_DIR`` in the work dir. Stages, each recorded p
   benchmarks/bench_weekly_average.py) matched on origin, destination and both, and of the
   largest similar-trip groups of a region and of all regions (``trips_warehouse.analytics``,
   what ``trips weekly-average`` / ``trips groups`` call; ``--queries`` rounds).
+* ``explain``: ``EXPLAIN (ANALYZE, BUFFERS)`` of the weekly average of the densest region and
+  of a 0.05 degree box at its centre (origin, both) and of its groups, nested statements
+  included (auto_explain), into ``--out/explain-<N>.txt``.
 * ``disk``: CSV, landed and quarantined parquet, ``pg_database_size`` and every relation of
   every non-system schema (total, heap, indexes; from the catalog), each with bytes per trip.
 * ``limits``, on the same file: ``psql \\copy`` into an UNLOGGED and a LOGGED table of five
@@ -94,7 +97,7 @@ from trips_warehouse.processes import free_port  # noqa: E402
 
 log = logging.getLogger("scale")
 
-STAGES = ("generate", "ingest", "queries", "disk", "limits", "incremental")
+STAGES = ("generate", "ingest", "queries", "explain", "disk", "limits", "incremental")
 DEFAULT_STAGES = STAGES[:-1]
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SAMPLE_INTERVAL_S = 0.5
@@ -959,6 +962,64 @@ def stage_queries(run: Run, size: int, record: dict) -> dict:
     return {"vacuum_analyze": {"seconds": vacuum_s, **vacuum_peaks}, "latency": latency}
 
 
+def explain_queries(conn: psycopg.Connection) -> list[tuple[str, Callable[[], object]]]:
+    """The queries whose plans docs/scalability.md shows: the weekly average of the densest
+    region, of a 0.05 x 0.05 degree box at its centre (origin and both), and its groups."""
+    (region,) = conn.execute(
+        "select region_name from marts.agg_weekly_trips_by_region join marts.dim_regions"
+        " using (region_id) group by region_name order by sum(trip_count) desc limit 1"
+    ).fetchone()
+    extent = next(r[1:] for r in bwa.regions_with_extent(conn) if r[0] == region)
+    lon, lat = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2
+    box = analytics.BBox(lon - 0.025, lat - 0.025, lon + 0.025, lat + 0.025)
+    return [
+        (f"weekly average, region {region}", lambda: analytics.weekly_average(conn, region=region)),
+        (
+            f"weekly average, bbox {box} --match origin",
+            lambda: analytics.weekly_average(conn, bbox=box, match="origin"),
+        ),
+        (
+            f"weekly average, bbox {box} --match both",
+            lambda: analytics.weekly_average(conn, bbox=box, match="both"),
+        ),
+        (
+            f"trips groups --region {region} --limit 10",
+            lambda: analytics.trip_groups(conn, region=region, limit=10),
+        ),
+    ]
+
+
+def stage_explain(run: Run, size: int, record: dict) -> dict:
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of the queries users run, nested statements included:
+    the analytics call SQL functions, whose inner plans only auto_explain shows. Each query
+    runs once to warm the caches, then once explained; the plans go to
+    ``--out/explain-<size>.txt``."""
+    ensure_warehouse(run, size, record)
+    out = run.args.out / f"explain-{size}.txt"
+    with psycopg.connect(run.url(record["database"]), autocommit=True) as conn:
+        plans: list[str] = []
+        conn.add_notice_handler(lambda diag: plans.append(diag.message_primary or ""))
+        sections = []
+        for title, query in explain_queries(conn):
+            query()
+            conn.execute("load 'auto_explain'")
+            for setting in ("log_analyze", "log_buffers", "log_nested_statements"):
+                conn.execute(f"set auto_explain.{setting} = on")
+            conn.execute("set auto_explain.log_min_duration = 0")
+            conn.execute("set client_min_messages = log")
+            plans.clear()
+            t0 = time.perf_counter()
+            query()
+            seconds = time.perf_counter() - t0
+            conn.execute("reset client_min_messages")
+            conn.execute("set auto_explain.log_min_duration = -1")
+            sections.append(f"=== {title} ({seconds * 1000:.1f} ms)\n" + "\n".join(plans))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n\n".join(sections) + "\n")
+    log.info("[%s] plans in %s", f"{size:,}", out)
+    return {"file": str(out)}
+
+
 def stage_disk(run: Run, size: int, record: dict) -> dict:
     ensure_warehouse(run, size, record)
     paths = run.paths(size)
@@ -1126,6 +1187,7 @@ STAGE_FUNCTIONS: dict[str, Callable[[Run, int, dict], dict]] = {
     "generate": stage_generate,
     "ingest": stage_ingest,
     "queries": stage_queries,
+    "explain": stage_explain,
     "disk": stage_disk,
     "limits": stage_limits,
     "incremental": stage_incremental,

@@ -13,7 +13,7 @@ from prefect.testing.utilities import prefect_test_harness
 
 from extract_load.ledger import ensure_raw_schema
 from flows.dbt_build import DbtBuildFailed, DbtRunResult, dbt_build
-from tests.support.warehouse import CORE, OTHERS
+from tests.support.warehouse import CORE, OTHERS, add_file
 from trips_warehouse.config import Settings
 
 
@@ -26,20 +26,9 @@ def prefect_api():
 def _seed(url: str, region: str) -> None:
     with psycopg.connect(url) as conn:
         ensure_raw_schema(conn)
-        conn.execute(
-            "insert into raw.ingestions (file_hash, file_path, file_size_bytes, status)"
-            " values ('h1', '/data/a.csv', 1, 'loaded')"
-        )
-        conn.execute(
-            "insert into raw.load_batches (file_hash, table_name, batch_key, row_count)"
-            " values ('h1', 'trips', '0', 1)"
-        )
-        conn.execute(
-            "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
-            " destination_lat, trip_datetime, datasource, batch_id)"
-            " values (4294967296, %s, 7.6, 45.0, 7.7, 45.1, %s, 'funny_car', 1)",
-            (region, datetime(2018, 5, 21, 8, 0)),
-        )
+        add_file(conn, "h1", [
+            ("t0", region, 7.6, 45.0, 7.7, 45.1, datetime(2018, 5, 21, 8, 0), "funny_car"),
+        ])
 
 
 def _build_in_flow(settings: Settings, url: str, target: Path) -> DbtRunResult:

@@ -199,7 +199,7 @@ def test_duplicate_trip_id_raises(settings: Settings, raw_db: str, target: Path)
     with pytest.raises(DbtBuildFailed) as info:
         dbt_build(settings, raw_db, select=CORE, exclude=OTHERS, target_path=target)
 
-    assert "unique_fct_trips_trip_id" in info.value.result.failures
+    assert "unique_by_sort_fct_trips_trip_id" in info.value.result.failures
 
 
 def test_file_still_loading_is_invisible(settings: Settings, raw_db: str, target: Path) -> None:

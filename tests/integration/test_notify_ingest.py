@@ -19,6 +19,7 @@ from extract_load.ledger import ensure_raw_schema
 from flows.ingest import ingest_flow
 from tests.integration.prefect_fixtures import Received, about_run, run_name
 from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
+from tests.support.warehouse import add_file
 from trips_warehouse.config import PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
@@ -74,20 +75,9 @@ def test_failing_dbt_test_is_reported_failed_with_the_test_named(
     # stg_trips__trips.region fails, whatever the file brings.
     with psycopg.connect(pipeline_env.database_url) as conn:
         ensure_raw_schema(conn)
-        conn.execute(
-            "insert into raw.ingestions (file_hash, file_path, file_size_bytes, status)"
-            " values ('h1', '/data/old.csv', 1, 'loaded')"
-        )
-        conn.execute(
-            "insert into raw.load_batches (file_hash, table_name, batch_key, row_count)"
-            " values ('h1', 'trips', '0', 1)"
-        )
-        conn.execute(
-            "insert into raw.trips (trip_id, region, origin_lon, origin_lat, destination_lon,"
-            " destination_lat, trip_datetime, datasource, batch_id)"
-            " values (4294967296, '', 7.6, 45.0, 7.7, 45.1, %s, 'funny_car', 1)",
-            (datetime(2018, 5, 1, 8, 0),),
-        )
+        add_file(conn, "h1", [
+            ("t0", "", 7.6, 45.0, 7.7, 45.1, datetime(2018, 5, 1, 8, 0), "funny_car"),
+        ])
     path = write_csv(tmp_path / "fine.csv", good_rows(5))
     state = ingest_flow([str(path)], return_state=True)
     assert state.is_failed()

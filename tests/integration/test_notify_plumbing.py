@@ -110,7 +110,7 @@ def test_failed_nightly_checks_are_pushed_and_a_passing_run_is_not(
     applied_automations, http_receiver, smtp_receiver
 ):
     passed = stand_in_checks(return_state=True)
-    failed = stand_in_checks(failing_test="unique_fct_trips_trip_id", return_state=True)
+    failed = stand_in_checks(failing_test="unique_by_sort_fct_trips_trip_id", return_state=True)
     assert passed.is_completed() and failed.is_failed()
     name = run_name(failed)
     posts = http_receiver.inbox.wait_for(
@@ -118,7 +118,7 @@ def test_failed_nightly_checks_are_pushed_and_a_passing_run_is_not(
     )
     assert sorted(m.path for m in posts) == ["/generic", "/slack"]
     generic = next(m for m in posts if m.path == "/generic")
-    assert "Error:" in generic.body and "unique_fct_trips_trip_id" in generic.body
+    assert "Error:" in generic.body and "unique_by_sort_fct_trips_trip_id" in generic.body
     assert f"/runs/flow-run/{failed.state_details.flow_run_id}" in generic.body
     assert smtp_receiver.inbox.wait_for(
         lambda m: about_run(name)(m) and "warehouse checks Failed" in m.subject

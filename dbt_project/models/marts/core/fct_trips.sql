@@ -14,7 +14,7 @@
     dimensions), which Postgres pushes down to raw.trips as a BRIN bitmap scan.
 
     Append, not delete+insert: a file becomes visible once and trip ids are unique by
-    construction (batch_id << 32 | row); the unique test on trip_id guards it without a
+    construction (batch_id << 32 | row); the unique_by_sort test on trip_id guards it without a
     primary-key index (20 bytes a trip).
 
     The last post_hook ANALYZEs the table: what reads the new rows next filters on loaded_at

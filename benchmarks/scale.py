@@ -966,8 +966,9 @@ def explain_queries(conn: psycopg.Connection) -> list[tuple[str, Callable[[], ob
     """The queries whose plans docs/scalability.md shows: the weekly average of the densest
     region, of a 0.05 x 0.05 degree box at its centre (origin and both), and its groups."""
     (region,) = conn.execute(
-        "select region_name from marts.agg_weekly_trips_by_region join marts.dim_regions"
-        " using (region_id) group by region_name order by sum(trip_count) desc limit 1"
+        "select dim_regions.region_name from marts.agg_weekly_trips_by_region as weekly"
+        " join marts.dim_regions using (region_id)"
+        " group by dim_regions.region_name order by sum(weekly.trip_count) desc limit 1"
     ).fetchone()
     extent = next(r[1:] for r in bwa.regions_with_extent(conn) if r[0] == region)
     lon, lat = (extent[0] + extent[2]) / 2, (extent[1] + extent[3]) / 2

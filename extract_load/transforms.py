@@ -26,6 +26,8 @@ _BAD_NAME_CHARACTERS = "[\\x00-\\x1f\\x7f\\x{FFFD}]"
 
 _NUMBER = r"([-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)"
 WKT_POINT_PATTERN = rf"^\s*(?i:POINT)\s*\(\s*{_NUMBER}\s+{_NUMBER}\s*\)\s*$"
+# longer than any number a double holds in decimal; only bounds a substring
+MAX_COORDINATE_LENGTH = 1 << 16
 
 LANDED_COLUMNS = (
     "region",
@@ -41,10 +43,51 @@ QUARANTINE_COLUMNS = (*CSV_COLUMNS, "raw_record", "rejection_reason")
 SOURCE_ORDER_COLUMNS = ("_source_split_start", "_source_split_row")
 
 
-def wkt_coordinate(col: Column, index: int) -> Column:
-    """The ``index``-th (1 = lon, 2 = lat) number of a ``POINT (lon lat)`` string, or null."""
-    matched = F.regexp_extract(col, WKT_POINT_PATTERN, index)
-    return F.when(matched != "", matched.try_cast("double"))
+def _plain_number(token: Column) -> Column:
+    """True when ``token``, if Java's double parser takes it, is also a number of the WKT
+    grammar (``_NUMBER``): it starts with a digit, sign or dot and ends with a digit or dot
+    (no ``Infinity``/``NaN``, no ``d``/``f`` suffix, no whitespace Java would trim) and holds
+    no ``x`` (no hexadecimal float)."""
+    first, last = F.ascii(token), F.ascii(F.substring(token, -1, 1))
+    return (
+        (first.between(48, 57) | first.isin(43, 45, 46))
+        & (last.between(48, 57) | (last == 46))
+        & ~token.contains("x")
+        & ~token.contains("X")
+    )
+
+
+def wkt_point(col: Column) -> tuple[Column, Column]:
+    """The (lon, lat) doubles of a ``POINT (lon lat)`` string, each null when it is not one.
+
+    Exactly the numbers ``WKT_POINT_PATTERN`` extracts, but the common spelling (``POINT (``,
+    one space, ``)``) is split on its fixed delimiters: Java's regex matcher, run twice per
+    column, was the costliest expression of the landing. Any other spelling (lower case, no
+    or extra whitespace, garbage) falls through to the regex, which decides as before.
+    """
+    parts = F.split(col, " ", -1)
+    # get(): null past the end (ANSI mode raises for [i], even where size() rules it out,
+    # because the shared subexpression is evaluated first)
+    word, first, second = (F.get(parts, i) for i in range(3))
+    lon = F.substring(first, 2, MAX_COORDINATE_LENGTH)
+    lat = second.substr(F.lit(1), F.length(second) - 1)
+    common = (
+        (F.size(parts) == 3)
+        & (word == "POINT")
+        & first.startswith("(")
+        & second.endswith(")")
+        & _plain_number(lon)
+        & _plain_number(lat)
+    )
+
+    def coordinate(token: Column, index: int) -> Column:
+        matched = F.regexp_extract(col, WKT_POINT_PATTERN, index)
+        return F.coalesce(
+            F.when(common, token.try_cast("double")),
+            F.when(matched != "", matched.try_cast("double")),
+        )
+
+    return coordinate(lon, 1), coordinate(lat, 2)
 
 
 def blank_to_null(col: Column) -> Column:
@@ -65,14 +108,16 @@ def with_source_order(raw: DataFrame) -> DataFrame:
 
 def parse_trips(raw: DataFrame) -> DataFrame:
     """Typed columns next to the raw strings: lon/lat doubles, a timestamp, trimmed names."""
+    origin_lon, origin_lat = wkt_point(F.col("origin_coord"))
+    destination_lon, destination_lat = wkt_point(F.col("destination_coord"))
     return raw.select(
         "*",
         blank_to_null(F.col("region")).alias("region_clean"),
         blank_to_null(F.col("datasource")).alias("datasource_clean"),
-        wkt_coordinate(F.col("origin_coord"), 1).alias("origin_lon"),
-        wkt_coordinate(F.col("origin_coord"), 2).alias("origin_lat"),
-        wkt_coordinate(F.col("destination_coord"), 1).alias("destination_lon"),
-        wkt_coordinate(F.col("destination_coord"), 2).alias("destination_lat"),
+        origin_lon.alias("origin_lon"),
+        origin_lat.alias("origin_lat"),
+        destination_lon.alias("destination_lon"),
+        destination_lat.alias("destination_lat"),
         F.try_to_timestamp(F.trim(F.col("datetime")), F.lit(DATETIME_SPARK_PATTERN)).alias(
             "trip_datetime"
         ),

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from extract_load import ingest_file, ledger
-from extract_load.landing import Lake, count_rows, land_file, parquet_files
+from extract_load.landing import Lake, count_duplicates, count_rows, land_file, parquet_files
 from extract_load.sources import describe
 from tests.support.csvdata import BAD_ROWS, good_rows, write_csv
 from tests.support.ingest import land_new_file, load_landed
@@ -63,6 +63,28 @@ def test_land_file_variants_reconcile(spark, tmp_path, variant):
             "missing region",
         ]
     )
+
+
+def test_duplicates_are_counted_exactly(spark, tmp_path):
+    """Rows equal in every column, beyond the first of each group, against a brute-force count;
+    rows differing in one column only (names, a coordinate, the second) are not duplicates."""
+    base = good_rows(40)
+    near = [
+        ("Turin", *base[0][1:]),
+        (*base[1][:4], "cheap_mobile"),
+        (base[2][0], base[2][1].replace("14.4002", "14.4003"), *base[2][2:]),
+        (*base[3][:3], base[3][3].replace(":00", ":01"), base[3][4]),
+    ]
+    rows = base + [base[0]] * 3 + [base[5]] * 2 + [base[7]] + near
+    src = describe(write_csv(tmp_path / "dups.csv", rows))
+    result = land_file(spark, src, tmp_path / "landing", tmp_path / "quarantine", 7)
+
+    landed = read_folder(result.landed_dir)  # trip_date is the folder, not a column
+    brute = sum(n - 1 for n in landed.group_by(landed.column_names).aggregate(
+        [([], "count_all")]).column("count_all").to_pylist())
+    assert brute == 6
+    assert result.rows_duplicate == 6
+    assert count_duplicates(spark, result.landed_dir) == 6
 
 
 def test_relanding_replaces_previous_output(spark, tmp_path):

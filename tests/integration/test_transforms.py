@@ -5,15 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from extract_load.transforms import (
     RAW_SCHEMA,
+    WKT_POINT_PATTERN,
     landing_frame,
     parse_trips,
     with_rejection_reason,
-    wkt_coordinate,
+    wkt_point,
 )
 
 GOOD = (
@@ -46,14 +50,65 @@ def raw_df(spark, rows):
         ("POINT (abc 50)", None, None),
         ("", None, None),
         (None, None, None),
+        # the common spelling's fast path takes only what the regex takes
+        ("POINT (1e5 -.5)", 100000.0, -0.5),
+        ("POINT (+1. 2)", 1.0, 2.0),
+        ("POINT (0x1p3 2)", None, None),
+        ("POINT (1d 2)", None, None),
+        ("POINT (2 1F)", None, None),
+        ("POINT (Infinity 2)", None, None),
+        ("POINT (-NaN 2)", None, None),
+        ("POINT (1e 2)", None, None),
+        ("POINT (\x011 2)", None, None),
+        ("POINT (1 2\x01)", None, None),
+        ("POINT (1  2)", 1.0, 2.0),
+        ("POINT ( 1 2)", 1.0, 2.0),
+        ("POINT (1 2 )", 1.0, 2.0),
+        ("POINT (1\t2)", 1.0, 2.0),
     ],
 )
-def test_wkt_coordinate(spark, wkt, lon, lat):
+def test_wkt_point(spark, wkt, lon, lat):
     df = spark.createDataFrame([(wkt,)], "wkt string")
-    row = df.select(
-        wkt_coordinate(F.col("wkt"), 1).alias("lon"), wkt_coordinate(F.col("wkt"), 2).alias("lat")
-    ).first()
+    point = wkt_point(F.col("wkt"))
+    row = df.select(point[0].alias("lon"), point[1].alias("lat")).first()
     assert (row.lon, row.lat) == (lon, lat)
+
+
+_WKT_PIECES = st.sampled_from(
+    ["POINT", "point", " ", "  ", "(", ")", "\t", "1", "0", "9", ".", "-", "+", "e", "E", "x",
+     "X", "p", "d", "f", "Infinity", "NaN", "\x01", "a", ","]
+)
+
+
+@hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(_WKT_PIECES, max_size=12).map("".join),
+            # near the common spelling: POINT (<a> <b>) with arbitrary number-ish tokens
+            st.tuples(st.lists(_WKT_PIECES, max_size=4), st.lists(_WKT_PIECES, max_size=4)).map(
+                lambda t: f"POINT ({''.join(t[0])} {''.join(t[1])})"
+            ),
+        ),
+        min_size=50,
+        max_size=300,
+    )
+)
+def test_wkt_point_agrees_with_the_regex(spark, texts):
+    """Property: the fast path never changes an answer of WKT_POINT_PATTERN."""
+    df = spark.createDataFrame([(t,) for t in texts], "wkt string")
+    point = wkt_point(F.col("wkt"))
+
+    def by_regex(index):
+        matched = F.regexp_extract("wkt", WKT_POINT_PATTERN, index)
+        return F.when(matched != "", matched.try_cast("double"))
+
+    rows = df.select(
+        "wkt", point[0].alias("lon"), point[1].alias("lat"),
+        by_regex(1).alias("re_lon"), by_regex(2).alias("re_lat"),
+    ).collect()
+    for r in rows:
+        assert (r.lon, r.lat) == (r.re_lon, r.re_lat), r.wkt
 
 
 def test_parse_trips_types_and_values(spark):

@@ -43,6 +43,13 @@ QUARANTINE_COLUMNS = (*CSV_COLUMNS, "raw_record", "rejection_reason")
 SOURCE_ORDER_COLUMNS = ("_source_split_start", "_source_split_row")
 
 
+def wkt_coordinate(col: Column, index: int) -> Column:
+    """The ``index``-th (1 = lon, 2 = lat) number of a ``POINT (lon lat)`` string, or null:
+    the reference parse by ``WKT_POINT_PATTERN``, which :func:`wkt_point` must agree with."""
+    matched = F.regexp_extract(col, WKT_POINT_PATTERN, index)
+    return F.when(matched != "", matched.try_cast("double"))
+
+
 def _plain_number(token: Column) -> Column:
     """True when ``token``, if Java's double parser takes it, is also a number of the WKT
     grammar (``_NUMBER``): it starts with a digit, sign or dot and ends with a digit or dot
@@ -63,7 +70,8 @@ def wkt_point(col: Column) -> tuple[Column, Column]:
     Exactly the numbers ``WKT_POINT_PATTERN`` extracts, but the common spelling (``POINT (``,
     one space, ``)``) is split on its fixed delimiters: Java's regex matcher, run twice per
     column, was the costliest expression of the landing. Any other spelling (lower case, no
-    or extra whitespace, garbage) falls through to the regex, which decides as before.
+    or extra whitespace, garbage) falls through to :func:`wkt_coordinate`, which decides as
+    before.
     """
     parts = F.split(col, " ", -1)
     # get(): null past the end (ANSI mode raises for [i], even where size() rules it out,
@@ -81,11 +89,7 @@ def wkt_point(col: Column) -> tuple[Column, Column]:
     )
 
     def coordinate(token: Column, index: int) -> Column:
-        matched = F.regexp_extract(col, WKT_POINT_PATTERN, index)
-        return F.coalesce(
-            F.when(common, token.try_cast("double")),
-            F.when(matched != "", matched.try_cast("double")),
-        )
+        return F.coalesce(F.when(common, token.try_cast("double")), wkt_coordinate(col, index))
 
     return coordinate(lon, 1), coordinate(lat, 2)
 

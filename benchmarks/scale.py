@@ -1001,11 +1001,13 @@ def stage_explain(run: Run, size: int, record: dict) -> dict:
         plans: list[str] = []
         conn.add_notice_handler(lambda diag: plans.append(diag.message_primary or ""))
         sections = []
+        # loaded and configured once; it logs (and instruments) only while log_min_duration
+        # is 0 below, so each warm-up run goes unexplained
+        conn.execute("load 'auto_explain'")
+        for setting in ("log_analyze", "log_buffers", "log_nested_statements"):
+            conn.execute(f"set auto_explain.{setting} = on")
         for title, query in explain_queries(conn):
             query()
-            conn.execute("load 'auto_explain'")
-            for setting in ("log_analyze", "log_buffers", "log_nested_statements"):
-                conn.execute(f"set auto_explain.{setting} = on")
             conn.execute("set auto_explain.log_min_duration = 0")
             conn.execute("set client_min_messages = log")
             plans.clear()
